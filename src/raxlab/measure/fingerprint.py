@@ -1,0 +1,120 @@
+"""Hardware/software fingerprint attached to every result.
+
+Says what a number was measured on: CPU, memory, GPUs, driver/CUDA/NCCL, library
+versions, the precision flags that change results (TF32, reduced-precision
+reductions) and a stable machine id (so results from one machine group together,
+as pytest-benchmark's machine_info does).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import socket
+import sys
+from pathlib import Path
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def cpu_info() -> dict:
+    info: dict = {"arch": platform.machine(), "logical_cores": os.cpu_count()}
+    text = _read("/proc/cpuinfo")
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    info["model"] = fields.get("model name") or platform.processor() or "unknown"
+    info["flags"] = sorted(set(fields.get("flags", "").split()) & {
+        "avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile", "asimd", "sve"})
+    info["usable_cores"] = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    mhz = _read("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq").strip()
+    info["max_mhz"] = int(mhz) / 1000 if mhz.isdigit() else _float(fields.get("cpu MHz"))
+    try:
+        import psutil
+
+        info["physical_cores"] = psutil.cpu_count(logical=False)
+    except Exception:  # psutil is optional here: the fingerprint must never fail
+        info["physical_cores"] = None
+    return info
+
+
+def _float(text: str | None) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
+def memory_bytes() -> int | None:
+    for line in _read("/proc/meminfo").splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) * 1024
+    return None
+
+
+def gpu_info() -> list[dict]:
+    import torch
+
+    if not torch.cuda.is_available():
+        return []
+    out = []
+    for i in range(torch.cuda.device_count()):
+        p = torch.cuda.get_device_properties(i)
+        out.append({
+            "index": i, "name": p.name, "mem_bytes": int(p.total_memory),
+            "capability": f"{p.major}.{p.minor}", "sm_count": p.multi_processor_count,
+        })
+    return out
+
+
+def torch_info() -> dict:
+    import torch
+
+    info = {
+        "torch": torch.__version__, "cuda": torch.version.cuda, "hip": getattr(torch.version, "hip", None),
+        "threads": torch.get_num_threads(),
+        "flags": {
+            "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+            "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
+            "bf16_reduced_precision_reduction": torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction,
+            "fp16_reduced_precision_reduction": torch.backends.cuda.matmul.allow_fp16_reduced_precision_reduction,
+            "float32_matmul_precision": torch.get_float32_matmul_precision(),
+        },
+    }
+    if torch.cuda.is_available():
+        info["nccl"] = ".".join(map(str, torch.cuda.nccl.version()))
+        info["driver"] = _nvidia_driver()
+    return info
+
+
+def _nvidia_driver() -> str | None:
+    text = _read("/proc/driver/nvidia/version")
+    for tok in text.split():
+        if tok.count(".") >= 1 and tok.replace(".", "").isdigit():
+            return tok
+    return None
+
+
+def machine_id() -> str:
+    """Stable id: /etc/machine-id when present, else hostname + CPU model (hashed)."""
+    raw = _read("/etc/machine-id").strip() or _read("/var/lib/dbus/machine-id").strip()
+    if not raw:
+        raw = socket.gethostname() + cpu_info()["model"]
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+def fingerprint() -> dict:
+    """Everything that says what a measurement ran on."""
+    import numpy
+
+    return {
+        "machine_id": machine_id(), "hostname": socket.gethostname(),
+        "os": f"{platform.system()} {platform.release()}", "python": sys.version.split()[0],
+        "numpy": numpy.__version__, "cpu": cpu_info(), "mem_bytes": memory_bytes(),
+        "gpus": gpu_info(), **torch_info(),
+    }
