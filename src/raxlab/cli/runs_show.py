@@ -1,0 +1,54 @@
+"""`rax runs show RUN`: everything stored for one run."""
+
+import json
+
+from raxlab.cli.common import add_json, add_store, emit
+
+COMMAND = ("runs", "show")
+HELP = "show one stored run: header, fingerprints, points, artifacts"
+ORDER = 81
+
+
+def add_arguments(p):
+    p.add_argument("run", metavar="RUN", help="run id, unique prefix, or 'latest'")
+    p.add_argument("--samples", action="store_true", help="also print raw samples")
+    add_json(p)
+    add_store(p)
+
+
+def run(args) -> int:
+    from raxlab.store import Store
+
+    data = Store(args.store).get_run(args.run)
+    emit(args, data, lambda d: _render(d, args.samples))
+    return 0
+
+
+def _render(run, samples: bool):
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    con.print(f"[bold]run {run['id']}[/bold]  kind={run['kind']}  workload={run['workload'] or '-'}"
+              f"  status={run['status']}  created={run['created_at']}  finished={run['finished_at'] or '-'}")
+    for role, fp in run["fingerprints"].items():
+        gpus = ", ".join(g["name"] for g in fp.get("gpus", [])) or "none"
+        con.print(f"fingerprint [{role}]: {fp.get('hostname')} ({fp.get('machine_id')}), "
+                  f"CPU {fp.get('cpu', {}).get('model')} x{fp.get('cpu', {}).get('usable_cores')}, "
+                  f"GPUs {gpus}, torch {fp.get('torch')}")
+    t = Table(title=f"{run['n_points']} points")
+    for col in ("#", "kind", "name", "status", "result / error"):
+        t.add_column(col)
+    for p in run["points"]:
+        detail = p["error"].splitlines()[0] if p["error"] else _short(p["result"])
+        t.add_row(str(p["seq"]), p["kind"], p["name"], p["status"], detail)
+        if samples and p["samples"]:
+            t.add_row("", "", "samples", "", ", ".join(f"{s:.6g}" for s in p["samples"]))
+    con.print(t)
+    for name, art in run["artifacts"].items():
+        con.print(f"artifact [bold]{name}[/bold]: {_short(art, 300)}")
+
+
+def _short(obj, limit: int = 120) -> str:
+    text = json.dumps(obj, default=str) if obj is not None else "-"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
