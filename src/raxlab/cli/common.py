@@ -47,3 +47,14 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, (set, tuple)):
         return list(obj)
     return str(obj)
+
+
+def console():
+    """A rich Console that stays readable when piped (rich defaults to 80 columns then)."""
+    import os
+    import shutil
+
+    from rich.console import Console
+
+    width = int(os.environ.get("COLUMNS", 0)) or max(shutil.get_terminal_size((140, 24)).columns, 140)
+    return Console(width=width)

@@ -1,6 +1,6 @@
 """`rax runs list`: the stored runs, newest first."""
 
-from raxlab.cli.common import add_json, add_store, emit
+from raxlab.cli.common import add_json, add_store, console, emit
 
 COMMAND = ("runs", "list")
 HELP = "list stored runs, newest first"
@@ -23,7 +23,6 @@ def run(args) -> int:
 
 
 def _render(runs):
-    from rich.console import Console
     from rich.table import Table
 
     t = Table(title="stored runs")
@@ -32,4 +31,4 @@ def _render(runs):
     for r in runs:
         t.add_row(r["id"], r["kind"], r["workload"] or "-", r["status"], str(r["n_points"]),
                   r["created_at"][:19].replace("T", " "))
-    Console().print(t if runs else "no runs stored yet")
+    console().print(t if runs else "no runs stored yet")

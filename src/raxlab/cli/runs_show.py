@@ -2,7 +2,7 @@
 
 import json
 
-from raxlab.cli.common import add_json, add_store, emit
+from raxlab.cli.common import add_json, add_store, console, emit
 
 COMMAND = ("runs", "show")
 HELP = "show one stored run: header, fingerprints, points, artifacts"
@@ -25,10 +25,9 @@ def run(args) -> int:
 
 
 def _render(run, samples: bool):
-    from rich.console import Console
     from rich.table import Table
 
-    con = Console()
+    con = console()
     con.print(f"[bold]run {run['id']}[/bold]  kind={run['kind']}  workload={run['workload'] or '-'}"
               f"  status={run['status']}  created={run['created_at']}  finished={run['finished_at'] or '-'}")
     for role, fp in run["fingerprints"].items():

@@ -70,8 +70,12 @@ def _child(conn, fn, args, kwargs) -> None:
     try:
         conn.send(("ok", fn(*args, **kwargs), None))
     except BaseException as exc:  # report everything; the parent classifies
-        msg = " ".join(f"{type(exc).__name__}: {exc}".split())[:2000]
-        conn.send((_classify(exc), None, msg + "\n" + traceback.format_exc(limit=8)))
+        status = _classify(exc)
+        if status == "unsupported":  # an expected outcome: the reason alone
+            conn.send((status, None, " ".join(str(exc).split())))
+        else:
+            msg = " ".join(f"{type(exc).__name__}: {exc}".split())[:2000]
+            conn.send((status, None, msg + "\n" + traceback.format_exc(limit=8)))
     finally:
         conn.close()
 
