@@ -1,0 +1,129 @@
+"""Hugging Face model sources: configs from a dict, a config.json or a model folder.
+
+Models are always built from the config (`from_config`), never downloaded: weights do
+not change FLOPs, bytes or memory, and this lab runs offline. Attention is built eager
+(`attn_implementation="eager"`) so QK^T and PV are plain matmuls that FlopCounterMode
+counts (it counts 0 for CPU `scaled_dot_product_attention`; see DESIGN.md "Training FLOPs").
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from raxlab.errors import RaxError, unknown_name
+
+
+def _quiet_transformers() -> None:
+    # Config validation warnings (e.g. eos id outside a tiny vocab) are noise for a card.
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The dict in a config.json (or a model folder's config.json)."""
+    if path.is_dir():
+        path = path / "config.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RaxError(f"no Hugging Face config at {path}", field="model") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RaxError(f"cannot read {path} as a JSON config: {exc}", field="model") from exc
+    if not isinstance(data, dict) or "model_type" not in data:
+        raise RaxError(f"{path} is not a Hugging Face config (no model_type key)", field="model")
+    return data
+
+
+def make_config(fields: dict[str, Any]):
+    """A transformers config from plain fields; one-line errors for bad types/values."""
+    from transformers import AutoConfig
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    _quiet_transformers()
+    fields = dict(fields)
+    model_type = fields.pop("model_type")
+    fields.pop("architectures", None)  # we pick the head from the task, not the checkpoint
+    if model_type not in CONFIG_MAPPING_NAMES:
+        raise unknown_name("Hugging Face model_type", model_type, list(CONFIG_MAPPING_NAMES), field="model.model_type")
+    try:
+        return AutoConfig.for_model(model_type, **fields)
+    except Exception as exc:  # transformers raises many types for bad field values
+        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise RaxError(f"invalid {model_type} config: {first}", field="model") from exc
+
+
+def hf_kind(config) -> str:
+    """'lm' for causal-LM model types, 'vision' for image classifiers."""
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES,
+    )
+
+    if config.model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        return "lm"
+    if config.model_type in MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES:
+        return "vision"
+    raise RaxError(f"{config.model_type!r} has no causal-LM or image-classification head in transformers;"
+                   " RA:X builds those two families from a config", field="model.model_type")
+
+
+def with_layers(config, n: int):
+    """A copy of `config` with `n` transformer layers (same width, vocab, heads)."""
+    c = copy.deepcopy(config)
+    c.num_hidden_layers = n  # attribute_map turns this into n_layer for GPT-2 style configs
+    if isinstance(getattr(c, "layer_types", None), list):
+        c.layer_types = c.layer_types[:n]
+    return c
+
+
+def num_layers(config) -> int | None:
+    return getattr(config, "num_hidden_layers", None)
+
+
+def build(config, kind: str, dtype):
+    """A fresh model on the current default device (callers wrap in `torch.device`)."""
+    from transformers import AutoModelForCausalLM, AutoModelForImageClassification
+
+    _quiet_transformers()
+    auto = AutoModelForCausalLM if kind == "lm" else AutoModelForImageClassification
+    return auto.from_config(config, dtype=dtype, attn_implementation="eager")
+
+
+def layer_shape(config, seq_len: int | None) -> dict[str, Any] | None:
+    """Transformer layer shape (hidden, layers, heads, kv_heads, ffn, vocab, seq), or None."""
+    hidden = getattr(config, "hidden_size", None)
+    layers = num_layers(config)
+    heads = getattr(config, "num_attention_heads", None)
+    if not (hidden and layers and heads):
+        return None
+    ffn = getattr(config, "intermediate_size", None) or getattr(config, "n_inner", None) or 4 * hidden
+    return {
+        "hidden": int(hidden),
+        "layers": int(layers),
+        "heads": int(heads),
+        "kv_heads": int(getattr(config, "num_key_value_heads", None) or heads),
+        "head_dim": int(getattr(config, "head_dim", None) or hidden // heads),
+        "ffn": int(ffn),
+        "vocab": getattr(config, "vocab_size", None),
+        "seq": seq_len,
+        "tied_embeddings": bool(getattr(config, "tie_word_embeddings", False)),
+    }
+
+
+def max_positions(config) -> int | None:
+    return getattr(config, "max_position_embeddings", None)
+
+
+def input_expectations(config, kind: str) -> dict[str, Any]:
+    """What data the model accepts, straight from the config (no model build)."""
+    if kind == "lm":
+        return {"vocab": getattr(config, "vocab_size", None)}
+    return {
+        "in_channels": getattr(config, "num_channels", None),
+        "num_classes": getattr(config, "num_labels", None),
+        "image_size": getattr(config, "image_size", None),
+    }

@@ -1,0 +1,283 @@
+"""Data-sample readers: files on disk -> decoded per-sample tensors.
+
+Each reader has `n` (samples available), `bytes_on_disk`, `load_s` (time to open and
+pre-decode the whole file, e.g. tokenise a text or parse a table) and `item(i)` (one
+decoded sample as a dict of tensors, read from disk where the format allows it, so a
+DataLoader over `item` pays the real decode cost). Batch keys by workload kind:
+
+  lm       input_ids, labels (= input_ids; the model shifts)     [seq_len] int64
+  vision   pixel_values [C, S, S] float32 in 0..1, labels int64
+  tabular  features [F] float32, targets (int64 class or float32 value)
+  other    inputs, and targets when the sample has them
+
+User data is never unpickled: `.npy` loads with `allow_pickle=False`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from raxlab.errors import RaxError
+from raxlab.workload.spec import DataSpec
+from raxlab.workload.tokenizer import ByteTokenizer
+
+TEXT_EXTS = {".txt", ".md", ".text", ".rst"}
+TABLE_EXTS = {".csv", ".parquet", ".pq"}
+TENSOR_EXTS = {".npy", ".safetensors"}
+INPUT_KEYS = ("inputs", "input_ids", "tokens", "pixel_values", "images", "features", "x")
+TARGET_KEYS = ("targets", "labels", "label", "target", "y")
+
+
+def data_format(path: Path) -> str:
+    """'text' | 'jsonl' | 'images' | 'table' | 'tensors' from the path (folders are image folders)."""
+    if not path.exists():
+        raise RaxError(f"no such file or folder: {path}", field="data")
+    if path.is_dir():
+        return "images"
+    ext = path.suffix.lower()
+    for fmt, exts in (("text", TEXT_EXTS), ("jsonl", {".jsonl"}), ("table", TABLE_EXTS), ("tensors", TENSOR_EXTS)):
+        if ext in exts:
+            return fmt
+    allowed = ".txt, .jsonl, .csv, .parquet, .npy, .safetensors or an image folder"
+    raise RaxError(f"unsupported sample {path.name!r}; use {allowed}", field="data")
+
+
+KIND_OF_FORMAT = {"text": "lm", "jsonl": "lm", "images": "vision", "table": "tabular", "tensors": "other"}
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise RaxError(f"cannot read {path}: {exc.strerror or exc}", field="data") from exc
+    if not raw.strip():
+        raise RaxError(f"{path.name} is empty", field="data")
+    return raw
+
+
+# ---------------------------------------------------------------- language models
+
+class TokenReader:
+    """A packed token stream cut into windows of `seq_len` tokens."""
+
+    def __init__(self, tokens: torch.Tensor, seq_len: int, bytes_on_disk: int, load_s: float, where: str):
+        if tokens.numel() < seq_len:
+            raise RaxError(f"{where} has {tokens.numel()} tokens; seq_len {seq_len} needs at least {seq_len}",
+                           field="data")
+        self.tokens, self.seq_len, self.where = tokens, seq_len, where
+        self.bytes_on_disk, self.load_s = bytes_on_disk, load_s
+        self.n = tokens.numel() // seq_len
+
+    def item(self, i: int) -> dict[str, torch.Tensor]:
+        return self.window(i * self.seq_len)
+
+    def window(self, offset: int) -> dict[str, torch.Tensor]:
+        w = self.tokens[offset:offset + self.seq_len].clone()
+        return {"input_ids": w, "labels": w.clone()}
+
+    def random_batch(self, batch_size: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
+        """Windows at random offsets (more variety than aligned windows from a small sample)."""
+        offs = torch.randint(0, self.tokens.numel() - self.seq_len + 1, (batch_size,), generator=gen)
+        ids = torch.stack([self.tokens[o:o + self.seq_len] for o in offs.tolist()])
+        return {"input_ids": ids, "labels": ids.clone()}
+
+    def check_vocab(self, vocab: int | None) -> None:
+        top = int(self.tokens.max())
+        if vocab is not None and top >= vocab:
+            raise RaxError(f"{self.where} has token id {top}, but the model's vocab_size is {vocab}"
+                           f" (the byte tokenizer needs >= {ByteTokenizer.vocab_size})", field="data")
+
+
+def open_tokens(path: Path, fmt: str, data: DataSpec, seq_len: int) -> TokenReader:
+    t0 = time.perf_counter()
+    tok = ByteTokenizer()
+    if fmt == "text":
+        tokens = tok.stream([_read_bytes(path)], where=path.name)
+    elif fmt == "jsonl":
+        tokens = tok.stream(_jsonl_docs(path, data.text_field), where=path.name)
+    elif fmt == "table":
+        tokens = tok.stream([s.encode() for s in _text_column(path, data.text_field)], where=path.name)
+    elif fmt == "tensors":
+        tokens = _int_stream(*_load_tensors(path, data))
+    else:
+        raise RaxError(f"a language model needs text (.txt, .jsonl, a text column) or token ids,"
+                       f" not {fmt} ({path.name})", field="data")
+    return TokenReader(tokens, seq_len, _size(path), time.perf_counter() - t0, path.name)
+
+
+def _jsonl_docs(path: Path, field: str) -> list[bytes]:
+    raw = _read_bytes(path)
+    ByteTokenizer().encode_bytes(raw, where=path.name)  # one-line error for bad UTF-8
+    docs = []
+    for no, line in enumerate(raw.decode("utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise RaxError(f"{path.name} line {no} is not JSON: {exc.msg}", field="data") from None
+        if not isinstance(obj, dict) or not isinstance(obj.get(field), str):
+            keys = ", ".join(obj) if isinstance(obj, dict) else type(obj).__name__
+            raise RaxError(f"{path.name} line {no} has no string {field!r} (has: {keys})", field="data.text_field")
+        docs.append(obj[field].encode("utf-8"))
+    return docs
+
+
+def _int_stream(inputs: np.ndarray, _targets, key: str) -> torch.Tensor:
+    if not np.issubdtype(inputs.dtype, np.integer):
+        raise RaxError(f"token ids in {key!r} must be integers, got {inputs.dtype}", field="data.inputs")
+    return torch.from_numpy(inputs.astype(np.int64).reshape(-1))
+
+
+# ---------------------------------------------------------------- tables
+
+def _read_table(path: Path):
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    try:
+        table = pacsv.read_csv(path) if path.suffix.lower() == ".csv" else pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise RaxError(f"cannot read {path.name} as a table: {str(exc).splitlines()[0]}", field="data") from exc
+    if table.num_rows == 0:
+        raise RaxError(f"{path.name} has no rows", field="data")
+    return table
+
+
+def _text_column(path: Path, field: str) -> list[str]:
+    table = _read_table(path)
+    if field not in table.column_names:
+        raise RaxError(f"{path.name} has no column {field!r}; columns: {', '.join(table.column_names)}",
+                       field="data.text_field")
+    return [s for s in table.column(field).to_pylist() if s]
+
+
+class TableReader:
+    """Feature matrix and targets from CSV/Parquet (numeric columns only)."""
+
+    def __init__(self, path: Path, data: DataSpec):
+        t0 = time.perf_counter()
+        table = _read_table(path)
+        cols = table.column_names
+        target = data.target or next((c for c in ("label", "target", "y") if c in cols), None)
+        if target is None or target not in cols:
+            raise RaxError(f"{path.name} needs a target column (set data.target); columns: {', '.join(cols)}",
+                           field="data.target")
+        features = data.features or [c for c in cols if c != target]
+        missing = [c for c in features if c not in cols]
+        if missing:
+            raise RaxError(f"{path.name} has no column(s) {', '.join(missing)}; columns: {', '.join(cols)}",
+                           field="data.features")
+        self.feature_names = features
+        self.features = torch.from_numpy(np.stack([_numeric(table, c, path) for c in features], 1))
+        y = _numeric(table, target, path, allow_int=True)
+        self.targets = torch.from_numpy(y.astype(np.int64) if np.issubdtype(y.dtype, np.integer) else y)
+        self.n, self.bytes_on_disk, self.load_s = table.num_rows, _size(path), time.perf_counter() - t0
+        self.where = path.name
+
+    def item(self, i: int) -> dict[str, torch.Tensor]:
+        return {"features": self.features[i], "targets": self.targets[i]}
+
+    def check_features(self, in_features: int | None) -> None:
+        if in_features is not None and in_features != len(self.feature_names):
+            raise RaxError(f"{self.where} gives {len(self.feature_names)} feature columns"
+                           f" ({', '.join(self.feature_names)}); the model's first layer expects {in_features}",
+                           field="data.features")
+
+
+def _numeric(table, col: str, path: Path, allow_int: bool = False) -> np.ndarray:
+    arr = table.column(col).to_numpy(zero_copy_only=False)
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise RaxError(f"column {col!r} of {path.name} is {arr.dtype}, expected numbers", field="data.features")
+    if np.issubdtype(arr.dtype, np.floating) and np.isnan(arr).any():
+        raise RaxError(f"column {col!r} of {path.name} has {int(np.isnan(arr).sum())} missing values;"
+                       " fill or drop them", field="data")
+    if allow_int and (np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool):
+        return arr.astype(np.int64)
+    return arr.astype(np.float32)
+
+
+# ---------------------------------------------------------------- tensors (.npy / .safetensors)
+
+def _load_tensors(path: Path, data: DataSpec) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """(inputs, targets or None, input key) from .npy (one array) or .safetensors (named arrays)."""
+    if path.suffix.lower() == ".npy":
+        return _load_npy(path), None, path.name
+    arrays = _load_safetensors(path)
+    in_key = data.inputs or (next(iter(arrays)) if len(arrays) == 1 else
+                             next((k for k in INPUT_KEYS if k in arrays), None))
+    if in_key not in arrays:
+        raise RaxError(f"{path.name} has tensors {', '.join(arrays)}; set data.inputs to the input key",
+                       field="data.inputs")
+    tg_key = data.target or next((k for k in TARGET_KEYS if k in arrays and k != in_key), None)
+    if data.target and data.target not in arrays:
+        raise RaxError(f"{path.name} has no tensor {data.target!r}; has: {', '.join(arrays)}", field="data.target")
+    return arrays[in_key], (arrays[tg_key] if tg_key else None), in_key
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        why = "holds Python objects (pickle), which RA:X never loads" if "pickle" in str(exc) else str(exc)
+        raise RaxError(f"{path.name} {why}", field="data") from None
+    except (OSError, EOFError) as exc:
+        raise RaxError(f"cannot read {path.name} as .npy: {exc}", field="data") from None
+    if not isinstance(arr, np.ndarray) or arr.size == 0:
+        raise RaxError(f"{path.name} holds no array data", field="data")
+    return arr
+
+
+def _load_safetensors(path: Path) -> dict[str, np.ndarray]:
+    from safetensors.numpy import load_file
+
+    try:
+        arrays = load_file(str(path))
+    except Exception as exc:  # safetensors raises SafetensorError/OSError/ValueError for bad files
+        raise RaxError(f"cannot read {path.name} as .safetensors: {exc}", field="data") from None
+    if not arrays:
+        raise RaxError(f"{path.name} holds no tensors", field="data")
+    return arrays
+
+
+class TensorReader:
+    """Rows of an array (first axis = samples), with optional per-row targets."""
+
+    def __init__(self, path: Path, data: DataSpec, kind: str):
+        t0 = time.perf_counter()
+        x, y, key = _load_tensors(path, data)
+        if y is not None and len(y) != len(x):
+            raise RaxError(f"{path.name}: {len(x)} inputs but {len(y)} targets", field="data.target")
+        self.inputs = torch.from_numpy(np.ascontiguousarray(x))
+        self.targets = None if y is None else torch.from_numpy(np.ascontiguousarray(y))
+        if not self.inputs.is_floating_point() and kind != "lm":
+            self.inputs = self.inputs.float()
+        self.keys = {"tabular": ("features", "targets"), "vision": ("pixel_values", "labels")}.get(
+            kind, ("inputs", "targets"))
+        self.n, self.bytes_on_disk, self.load_s = len(x), _size(path), time.perf_counter() - t0
+        self.where = path.name
+
+    def item(self, i: int) -> dict[str, torch.Tensor]:
+        out = {self.keys[0]: self.inputs[i]}
+        if self.targets is not None:
+            out[self.keys[1]] = self.targets[i]
+        return out
+
+    def check_features(self, in_features: int | None) -> None:
+        got = self.inputs.shape[-1] if self.inputs.dim() > 1 else 1
+        if in_features is not None and got != in_features:
+            raise RaxError(f"{self.where} rows have {got} features; the model's first layer expects {in_features}",
+                           field="data")
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size

@@ -1,0 +1,231 @@
+"""`WorkloadSpec`: what the customer brings, as a strict YAML schema.
+
+A spec names a model, a sample of data, a task, shapes, batch settings, the precisions
+to consider and the business targets. Unknown keys are errors (a typo must not silently
+fall back to a default). Relative paths resolve against the spec file's directory, so a
+spec and its sample can be moved together. Targets are stored in the units of their
+field names; `Targets` exposes SI views (`deadline_s`, `power_w`, ...) for later layers.
+
+Example::
+
+    name: my-llm
+    model: ./config.json            # or an inline dict with model_type, a preset model,
+    data: ./sample.jsonl            #   a torchvision/timm name, or package.module:factory
+    task: train
+    seq_len: 2048
+    micro_batch: 4
+    global_batch: 512
+    precisions: [bf16, fp8]
+    targets: {tokens: 1.0e+12, deadline_days: 30, budget_usd: 2.0e+6}
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from raxlab.errors import RaxError
+
+PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8")
+TASKS = ("train", "finetune", "infer")
+KINDS = ("lm", "vision", "tabular", "other")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Targets(_Strict):
+    """Business targets. All optional; each non-negative and finite.
+
+    `tokens`/`samples` are one pass over the training data and `epochs` the number of
+    passes (total work = epochs x tokens). A latency target needs the request rate it
+    must hold at (a p99 is meaningless without the load that produces it).
+    """
+
+    tokens: float | None = Field(None, description="tokens in one pass over the data")
+    samples: float | None = Field(None, description="samples in one pass over the data")
+    epochs: float | None = Field(None, description="passes over the data (default 1)")
+    deadline_days: float | None = None
+    deadline_hours: float | None = None
+    throughput_samples_per_s: float | None = None
+    throughput_tokens_per_s: float | None = None
+    latency_p99_ms: float | None = None
+    request_rate_per_s: float | None = None
+    budget_usd: float | None = None
+    power_kw: float | None = None
+    rack_units: float | None = None
+    tco_years: float | None = None
+    electricity_usd_per_kwh: float | None = None
+    pue: float | None = Field(None, description="power usage effectiveness, >= 1")
+
+    @field_validator("*")
+    @classmethod
+    def _finite_non_negative(cls, v: float | None, info) -> float | None:
+        if v is not None and (not math.isfinite(v) or v < 0):
+            raise ValueError(f"must be a non-negative finite number, got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Targets":
+        if self.tokens is not None and self.samples is not None:
+            raise ValueError("give tokens or samples, not both")
+        if self.deadline_days is not None and self.deadline_hours is not None:
+            raise ValueError("give deadline_days or deadline_hours, not both")
+        if self.latency_p99_ms is not None and self.request_rate_per_s is None:
+            raise ValueError("latency_p99_ms needs request_rate_per_s (the load the p99 must hold at)")
+        if self.pue is not None and self.pue < 1:
+            raise ValueError(f"pue must be >= 1 (facility power / IT power), got {self.pue}")
+        return self
+
+    @property
+    def deadline_s(self) -> float | None:
+        if self.deadline_days is not None:
+            return self.deadline_days * 86400.0
+        return None if self.deadline_hours is None else self.deadline_hours * 3600.0
+
+    @property
+    def power_w(self) -> float | None:
+        return None if self.power_kw is None else self.power_kw * 1e3
+
+    @property
+    def latency_p99_s(self) -> float | None:
+        return None if self.latency_p99_ms is None else self.latency_p99_ms / 1e3
+
+    def total_tokens(self, tokens_per_sample: int | None = None) -> float | None:
+        """Tokens to process over all epochs (samples x tokens_per_sample if given in samples)."""
+        epochs = self.epochs if self.epochs is not None else 1.0
+        if self.tokens is not None:
+            return self.tokens * epochs
+        if self.samples is not None and tokens_per_sample:
+            return self.samples * tokens_per_sample * epochs
+        return None
+
+    def total_samples(self, tokens_per_sample: int | None = None) -> float | None:
+        """Samples to process over all epochs (tokens / tokens_per_sample if given in tokens)."""
+        epochs = self.epochs if self.epochs is not None else 1.0
+        if self.samples is not None:
+            return self.samples * epochs
+        if self.tokens is not None and tokens_per_sample:
+            return self.tokens / tokens_per_sample * epochs
+        return None
+
+
+class DataSpec(_Strict):
+    """A data sample with reader options (the short form `data: PATH` sets only `path`)."""
+
+    path: str = Field(description="file or folder, or a bundled sample name")
+    text_field: str = Field("text", description="JSONL key or table column holding text")
+    target: str | None = Field(None, description="table column / tensor key with labels")
+    features: list[str] | None = Field(None, description="table columns used as features")
+    inputs: str | None = Field(None, description="tensor key with inputs (.safetensors)")
+
+
+class WorkloadSpec(_Strict):
+    """A workload: model + data sample + task + shapes + targets. See the module docstring."""
+
+    name: str = Field(min_length=1)
+    description: str | None = None
+    source: str | None = Field(None, description="where the shape comes from (paper, model card)")
+    model: str | dict[str, Any]
+    model_args: dict[str, Any] = Field(default_factory=dict, description="kwargs for a factory")
+    data: DataSpec
+    kind: Literal["lm", "vision", "tabular", "other"] | None = None
+    task: Literal["train", "finetune", "infer"] = "train"
+    seq_len: int | None = Field(None, gt=0)
+    image_size: int | None = Field(None, gt=0)
+    micro_batch: int = Field(1, gt=0)
+    global_batch: int | None = Field(None, gt=0)
+    precisions: list[Literal["fp32", "tf32", "bf16", "fp16", "fp8"]] = Field(
+        default_factory=lambda: ["fp32", "bf16"], min_length=1)
+    targets: Targets = Field(default_factory=Targets)
+    meta_only: bool = False
+    trust_code: bool = False
+    base_dir: str = Field(".", description="directory relative paths resolve against (set by the loader)")
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _short_data(cls, v: Any) -> Any:
+        return {"path": v} if isinstance(v, str) else v
+
+    @field_validator("model")
+    @classmethod
+    def _model_dict_has_type(cls, v: Any) -> Any:
+        if isinstance(v, dict) and "model_type" not in v:
+            raise ValueError("an inline Hugging Face config needs a model_type (e.g. llama, gpt2)")
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("must not be empty")
+        return v
+
+    @model_validator(mode="after")
+    def _batches(self) -> "WorkloadSpec":
+        if self.global_batch is not None and self.global_batch < self.micro_batch:
+            raise ValueError(f"global_batch ({self.global_batch}) must be >= micro_batch ({self.micro_batch})")
+        return self
+
+    @property
+    def effective_global_batch(self) -> int:
+        return self.global_batch if self.global_batch is not None else self.micro_batch
+
+    def resolve(self, path: str) -> Path:
+        """`path` made absolute against the spec's directory (home `~` expanded)."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (Path(self.base_dir) / p).resolve()
+
+
+def _format_validation(exc: ValidationError, where: str) -> RaxError:
+    """First pydantic error as one line: the dotted field and what is allowed."""
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-after"))
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        allowed = _allowed_keys(err["loc"])
+        msg = f"unknown key; allowed: {', '.join(allowed)}" if allowed else "unknown key"
+    more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return RaxError(f"{msg}{more} [{where}]", field=loc or "spec")
+
+
+def _allowed_keys(loc: tuple) -> list[str]:
+    model: type[BaseModel] = WorkloadSpec
+    for part in loc[:-1]:
+        sub = {"targets": Targets, "data": DataSpec}.get(str(part))
+        if sub is None:
+            return []
+        model = sub
+    return [k for k in model.model_fields if k != "base_dir"]
+
+
+def parse_spec(data: Any, *, base_dir: str | Path = ".", where: str = "spec") -> WorkloadSpec:
+    """Validate a mapping as a WorkloadSpec; errors become one-line RaxErrors."""
+    if not isinstance(data, dict):
+        raise RaxError(f"a workload spec must be a YAML mapping, got {type(data).__name__} [{where}]")
+    if "base_dir" in data:
+        raise RaxError("base_dir is set by the loader, not in the file", field="base_dir")
+    try:
+        return WorkloadSpec(**data, base_dir=str(Path(base_dir).resolve()))
+    except ValidationError as exc:
+        raise _format_validation(exc, where) from exc
+
+
+def load_spec_file(path: str | Path) -> WorkloadSpec:
+    """Read and validate a YAML spec file; relative paths in it resolve against its folder."""
+    import yaml
+
+    p = Path(path).expanduser()
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RaxError(f"no such spec file: {p}", field="workload") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RaxError(f"cannot read spec file {p}: {exc}", field="workload") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise RaxError(f"malformed YAML in {p}{at}: {problem}", field="workload") from exc
+    return parse_spec(data, base_dir=p.resolve().parent, where=str(p))
