@@ -31,7 +31,7 @@ Missing numbers (a price nobody published, a precision the part lacks) raise Rax
 there is never a fallback to another part's numbers.
 """
 
-from raxlab.catalog.catalog import Catalog, find_override, load_catalog, user_override_path
+from raxlab.catalog.catalog import Catalog, builtin_files, find_override, load_catalog, user_override_path
 from raxlab.catalog.checks import consistency_issues
 from raxlab.catalog.parts import (DTYPES, KINDS, SECTIONS, Accelerator, Cable, Fabric, Nic, Server,
                                   Storage, Switch)
@@ -39,7 +39,7 @@ from raxlab.catalog.schema import Entry, Provenance
 from raxlab.catalog.topology import BomLine, FatTree, fabric_bom, fat_tree
 
 __all__ = [
-    "Accelerator", "BomLine", "Cable", "Catalog", "DTYPES", "Entry", "Fabric", "FatTree", "KINDS",
+    "Accelerator", "BomLine", "Cable", "Catalog", "builtin_files", "DTYPES", "Entry", "Fabric", "FatTree", "KINDS",
     "Nic", "Provenance", "SECTIONS", "Server", "Storage", "Switch", "consistency_issues",
     "fabric_bom", "fat_tree", "find_override", "load_catalog", "user_override_path",
 ]

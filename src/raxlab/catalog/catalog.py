@@ -110,9 +110,22 @@ class Catalog:
     def storage(self, name: str) -> Storage:
         return self.get("storage", name)  # type: ignore[return-value]
 
+    def match_device(self, device_name: str) -> Accelerator | None:
+        """The accelerator whose `device_names` include this reported name (case and spacing
+        ignored), or None: an unknown device never borrows another part's numbers."""
+        key = _norm_device(device_name)
+        for acc in self.all("accelerator"):
+            if any(_norm_device(n) == key for n in acc.spec.device_names):
+                return acc  # type: ignore[return-value]
+        return None
+
     def servers_for(self, acc: Accelerator) -> list[Server]:
         """Servers that `acc` can populate."""
         return [s for s in self.all("server") if s.fits(acc)]  # type: ignore[attr-defined]
+
+
+def _norm_device(name: str) -> str:
+    return " ".join(name.lower().split())
 
 
 def builtin_files() -> list[tuple[Path, str]]:

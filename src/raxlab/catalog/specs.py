@@ -21,6 +21,7 @@ class AcceleratorSpec(Spec):
     vendor: str
     form_factor: FormFactor
     memory_type: str
+    device_names: tuple[str, ...] = ()  # as torch.cuda.get_device_name / nvidia-smi report them
     fp64_tflops: Q | None = None  # FP64 tensor-core (matrix) peak where the part has one
     fp32_tflops: Q | None = None  # FP32 without tensor cores
     tf32_tflops: Q | None = None
