@@ -50,6 +50,40 @@ def sample_path(ref: str) -> Path:
     return SAMPLES[ref]
 
 
-def looks_like_path(ref: str) -> bool:
-    """True when `ref` can only be meant as a file path (separator or suffix)."""
-    return "/" in ref or "\\" in ref or Path(ref).suffix != "" or ref.startswith("~")
+
+SAMPLE_KINDS = {"tiny-text": "lm", "shapes": "vision"}
+_HIDDEN, _LAYERS, _HEADS = ("hidden_size", "n_embd"), ("num_hidden_layers", "n_layer"), ("num_attention_heads", "n_head")
+
+
+def _first(d: dict, keys: tuple[str, ...]):
+    return next((d[k] for k in keys if k in d), None)
+
+
+def _shape(spec: WorkloadSpec) -> str:
+    parts = []
+    if isinstance(spec.model, dict):
+        h, layers, heads = (_first(spec.model, k) for k in (_HIDDEN, _LAYERS, _HEADS))
+        if h and layers:
+            parts.append(f"h {h} x L {layers}" + (f", {heads} heads" if heads else ""))
+    if spec.seq_len:
+        parts.append(f"seq {spec.seq_len}")
+    if spec.image_size:
+        parts.append(f"{spec.image_size}px")
+    return ", ".join(parts)
+
+
+def preset_rows() -> list[dict]:
+    """One summary row per preset, without building models (fast: no torch import)."""
+    rows = []
+    for name in preset_names():
+        spec = load_preset(name)
+        model = spec.model["model_type"] if isinstance(spec.model, dict) else spec.model
+        rows.append({
+            "name": name, "kind": spec.kind or SAMPLE_KINDS.get(spec.data.path, "?"),
+            "model_summary": model, "shape": _shape(spec), "description": spec.description,
+            "source": spec.source, "meta_only": spec.meta_only, "data": spec.data.path,
+            "seq_len": spec.seq_len, "image_size": spec.image_size, "micro_batch": spec.micro_batch,
+            "global_batch": spec.effective_global_batch, "precisions": list(spec.precisions),
+            "targets": spec.targets.model_dump(exclude_none=True),
+        })
+    return rows

@@ -40,19 +40,29 @@ def _x(wl, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return batch[key]
 
 
+def _hf_extra(wl, batch: dict[str, torch.Tensor]) -> dict:
+    """No KV cache in a training/prefill step; an explicit attention mask (all ones for packed
+    windows) also keeps transformers from probing position ids with data-dependent checks
+    that cannot run on meta tensors."""
+    if wl.kind != "lm":
+        return {}
+    mask = batch.get("attention_mask")
+    if mask is None:
+        mask = torch.ones_like(batch["input_ids"])
+    return {"use_cache": False, "attention_mask": mask}
+
+
 def forward(wl, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     x = _x(wl, batch)
     if wl.source.origin == "hf":
-        kw = {"use_cache": False} if wl.kind == "lm" else {}
-        return logits_of(model(**{INPUT_KEY[wl.kind]: x}, **kw))
+        return logits_of(model(**{INPUT_KEY[wl.kind]: x}, **_hf_extra(wl, batch)))
     return logits_of(model(x))
 
 
 def loss(wl, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     x, y = _x(wl, batch), batch.get(TARGET_KEY[wl.kind])
     if wl.source.origin == "hf":
-        kw = {"use_cache": False} if wl.kind == "lm" else {}
-        return model(**{INPUT_KEY[wl.kind]: x, "labels": y}, **kw).loss
+        return model(**{INPUT_KEY[wl.kind]: x, "labels": y}, **_hf_extra(wl, batch)).loss
     out = logits_of(model(x))
     if wl.kind == "lm":  # next-token prediction: position t predicts token t+1
         return F.cross_entropy(out[:, :-1].flatten(0, 1).float(), y[:, 1:].flatten())

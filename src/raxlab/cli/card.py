@@ -1,0 +1,87 @@
+"""`rax card WORKLOAD`: the workload card (parameters, FLOPs, bytes, activations) from one traced step."""
+
+from raxlab.cli.common import add_json, add_workload, console, emit
+
+COMMAND = "card"
+HELP = "characterise a workload: params, FLOPs and bytes per op class, activations, from one traced step"
+ORDER = 20
+DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+
+
+def add_arguments(p):
+    add_workload(p)
+    p.add_argument("--dtype", choices=sorted(DTYPES), default="fp32",
+                   help="element type of the traced step (bytes scale with it; FLOPs do not); default fp32")
+    p.add_argument("--full-depth", action="store_true",
+                   help="trace every layer instead of extrapolating from 1 and 2 layers (slower)")
+    add_json(p)
+
+
+def run(args) -> int:
+    import torch
+
+    from raxlab.workload import build_card, load_workload
+
+    wl = load_workload(args.workload, trust_code=args.trust_code)
+    card = build_card(wl, dtype=getattr(torch, DTYPES[args.dtype]), extrapolate=not args.full_depth)
+    emit(args, card.to_dict(), _render)
+    return 0
+
+
+def si(value, unit: str = "") -> str:
+    """1234567 -> '1.23 M' (decimal prefixes: FLOPs and bytes in SI, GB = 1e9 B)."""
+    if value is None:
+        return "N/A"
+    for div, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= div:
+            return f"{value / div:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}".rstrip()
+
+
+def _render(card: dict) -> None:
+    from rich.table import Table
+
+    out = console()
+    head = Table(title=f"workload card: {card['name']}  ({card['kind']}, {card['task']}, {card['model']})",
+                 show_header=False)
+    head.add_column("what")
+    head.add_column("value", justify="right")
+    for label, value in _summary_rows(card):
+        head.add_row(label, value)
+    out.print(head)
+    out.print(_class_table(card))
+    if card["layer_shape"]:
+        out.print("layer shape: " + ", ".join(f"{k} {v}" for k, v in card["layer_shape"].items()))
+    trace = card["trace"]
+    out.print(f"traced on {trace['device']} in {trace['dtype']}, batches {trace['batches']},"
+              f" layers {trace['layers'] or 'all'}, {trace['seconds']} s")
+    for note in card["notes"]:
+        out.print(f"[dim]- {note}[/dim]")
+
+
+def _summary_rows(card: dict) -> list[tuple[str, str]]:
+    return [
+        ("parameters (trainable)", f"{si(card['params'])} ({si(card['trainable_params'])})"),
+        ("train FLOPs / sample (fwd+bwd)", si(card["train_flops_per_sample"], "FLOP")),
+        ("forward FLOPs / sample", si(card["fwd_flops_per_sample"], "FLOP")),
+        ("activations saved / sample", si(card["activation_bytes_per_sample"], "B")),
+        ("weights / gradients", f"{si(card['weight_bytes'], 'B')} / {si(card['gradient_bytes'], 'B')}"),
+        ("optimizer state (Adam)", si(card["optimizer_state_bytes"], "B")),
+        ("optimizer step traffic", si(card["optimizer_step_bytes"], "B")),
+        ("tokens / sample", str(card["tokens_per_sample"] or "-")),
+        ("sample on disk / decode", f"{si(card['sample_bytes'], 'B')} / {card['decode_s_per_sample'] * 1e6:.1f} us"),
+    ]
+
+
+def _class_table(card: dict):
+    from rich.table import Table
+
+    t = Table(title="per op class (per sample; fixed = per step, independent of batch)")
+    for col in ("class", "train FLOPs", "fwd FLOPs", "train bytes", "fwd bytes", "fixed bytes"):
+        t.add_column(col, justify="left" if col == "class" else "right")
+    for cls in card["bytes_by_class"]:
+        t.add_row(cls, si(card["flops_by_class"].get(cls), "FLOP") if cls in card["flops_by_class"] else "-",
+                  si(card["fwd_flops_by_class"].get(cls), "FLOP") if cls in card["fwd_flops_by_class"] else "-",
+                  si(card["bytes_by_class"][cls], "B"), si(card["fwd_bytes_by_class"][cls], "B"),
+                  si(card["bytes_fixed_by_class"][cls], "B"))
+    return t
