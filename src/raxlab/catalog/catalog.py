@@ -172,13 +172,14 @@ def _merge(base: _Raw | None, new: dict, label: str, is_override: bool) -> _Raw:
 
 
 def _build(raws: dict[str, dict[str, _Raw]]) -> dict[str, dict[str, Entry]]:
-    owner: dict[str, str] = {}
+    owner: dict[str, tuple[str, str]] = {}
     for kind, entries in raws.items():
         for name, raw in entries.items():
             if name in owner:
-                raise RaxError(f"name {name!r} is used by a {owner[name]} and a {kind}; names "
-                               "must be unique across kinds", field=raw.origin)
-            owner[name] = kind
+                other, where = owner[name]
+                raise RaxError(f"name {name!r} is used by a {other} ({where}) and a {kind} "
+                               f"({raw.origin}); names must be unique across kinds", field="catalogue")
+            owner[name] = (kind, raw.origin)
     built = {kind: {n: KINDS[kind](loader.validate(r.data, kind, r.origin), r.origin, r.changed)
                     for n, r in entries.items()} for kind, entries in raws.items()}
     _check_refs(built, raws)

@@ -133,7 +133,9 @@ def validate(raw: dict, kind: str, loc: str) -> Spec:
 
 
 def _one_line(exc: ValidationError, spec_cls: type[Spec], loc: str) -> RaxError:
-    errors = exc.errors(include_url=False)
+    # An unknown key first: a unit typo (mem_gb) also makes the real field (mem_gib) missing,
+    # and the typo is what the user has to fix.
+    errors = sorted(exc.errors(include_url=False), key=lambda e: e["type"] != "extra_forbidden")
     err = errors[0]
     path = [str(p) for p in err["loc"]]
     field = ".".join(path) or "(entry)"
