@@ -1,0 +1,87 @@
+"""Collective cost on a two-level topology: the Hockney α-β model.
+
+Ring costs (Thakur, Rabenseifner & Gropp 2005; MPICH `allreduce_intra_ring.c`), n = bytes
+of the whole buffer, p ranks, α = latency of one ring step, bw = achievable bus bandwidth
+(nccl-tests busbw, so its factor 2(p−1)/p or (p−1)/p is applied here, not in bw):
+
+    all-reduce       2(p−1)·α + 2(p−1)/p · n / bw
+    all-gather       (p−1)·α  + (p−1)/p  · n / bw      (reduce-scatter: the same)
+    point-to-point   α + n / bw
+
+Across nodes the collective is hierarchical (DESIGN.md; NCCL's rings reach the same
+bandwidth bound): a group of `p` ranks with `k` on each node of N = p/k nodes does an
+intra-node reduce-scatter, an inter-node all-reduce of n/k per rail, and an intra-node
+all-gather. The inter-node bandwidth is the GPU's share of its node's rails (every GPU of a
+node syncs at the same time in data/pipeline parallelism), divided by the fat-tree
+oversubscription once the group spans more nodes than one leaf switch holds. Every
+collective also pays NCCL's fixed launch latency `base` (NCCL tuning.cc, see priors.yaml).
+
+All functions take floats or numpy arrays and broadcast.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def ring_allreduce(nbytes, p, alpha, bw):
+    p = np.maximum(p, 1)
+    return np.where(p > 1, 2 * (p - 1) * alpha + 2 * (p - 1) / p * nbytes / bw, 0.0)
+
+
+def ring_allgather(nbytes, p, alpha, bw):
+    """All-gather (or reduce-scatter) of a buffer of `nbytes` in total."""
+    p = np.maximum(p, 1)
+    return np.where(p > 1, (p - 1) * alpha + (p - 1) / p * nbytes / bw, 0.0)
+
+
+ring_reduce_scatter = ring_allgather
+
+
+def p2p(nbytes, alpha, bw):
+    return alpha + nbytes / bw
+
+
+def hierarchical_allreduce(nbytes, k, nodes, a_intra, bw_intra, a_inter, bw_inter):
+    """Intra reduce-scatter, inter all-reduce of n/k per rail, intra all-gather."""
+    k = np.maximum(k, 1)
+    intra = 2 * ring_allgather(nbytes, k, a_intra, bw_intra)
+    return intra + ring_allreduce(nbytes / k, nodes, a_inter, bw_inter)
+
+
+def hierarchical_allgather(nbytes, k, nodes, a_intra, bw_intra, a_inter, bw_inter):
+    """Inter all-gather of the node's n/k share across nodes, then intra all-gather of n."""
+    k = np.maximum(k, 1)
+    return ring_allgather(nbytes / k, nodes, a_inter, bw_inter) + ring_allgather(nbytes, k, a_intra, bw_intra)
+
+
+def _inter_bw(hc, nodes):
+    """Per-GPU scale-out bandwidth, tapered by oversubscription beyond one leaf."""
+    spans = (np.asarray(hc.nodes_per_leaf) > 0) & (nodes > hc.nodes_per_leaf)
+    return np.where(spans, hc.inter_bw / hc.oversub, hc.inter_bw)
+
+
+def group_time(kind: str, nbytes, p, k, hc):
+    """Time of one collective `kind` (all_reduce | all_gather | reduce_scatter) over a group of
+    `p` ranks placed `k` per node, on hardware constants `hc` (see hardware.HwConsts)."""
+    p = np.maximum(np.asarray(p, dtype=float), 1.0)
+    k = np.clip(k, 1.0, p)
+    nodes = np.ceil(p / k)
+    bw_inter = np.maximum(_inter_bw(hc, nodes), 1e-30)  # no rails: single node only (layout check)
+    if kind == "all_reduce":
+        flat = ring_allreduce(nbytes, p, hc.alpha_intra, hc.intra_bw)
+        hier = hierarchical_allreduce(nbytes, k, nodes, hc.alpha_intra, hc.intra_bw, hc.alpha_inter, bw_inter)
+    elif kind in ("all_gather", "reduce_scatter"):
+        flat = ring_allgather(nbytes, p, hc.alpha_intra, hc.intra_bw)
+        hier = hierarchical_allgather(nbytes, k, nodes, hc.alpha_intra, hc.intra_bw, hc.alpha_inter, bw_inter)
+    else:
+        raise ValueError(f"unknown collective {kind!r}")
+    t = np.where(nodes > 1, hier, flat)
+    return np.where(p > 1, t + hc.base, 0.0)
+
+
+def p2p_time(nbytes, inter_node, hc):
+    """One point-to-point message between neighbouring pipeline stages."""
+    a = np.where(inter_node, hc.alpha_inter, hc.alpha_intra)
+    bw = np.where(inter_node, hc.inter_bw, hc.intra_bw)
+    return a + nbytes / np.maximum(bw, 1e-30) + hc.base

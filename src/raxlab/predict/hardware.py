@@ -1,0 +1,167 @@
+"""The hardware a projection runs on, as plain SI numbers (no file formats, no catalogue types).
+
+`Hardware` describes one node design joined by one fabric: per-GPU compute peaks and memory,
+the scale-up domain (NVLink/NVSwitch, xGMI or PCIe) and the scale-out rails. `Efficiency`
+holds the achievable fractions (of peak FLOP/s, of HBM bandwidth) for that device; they come
+from `priors.yaml` (published measurements, with provenance) or from a calibration on the
+customer's own hardware (`calibrate.py`). `HwConsts` is the flattened view the vectorised
+core reads: every field a float or a numpy array, so the planner can stack many hardware
+candidates into one evaluation (`stack_hardware`).
+
+Bandwidth conventions (nccl-tests doc/PERFORMANCE.md): a link's `bw` is the achievable *bus*
+bandwidth per GPU, so a ring collective's bandwidth term is factor × bytes / bw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Mapping
+
+import numpy as np
+
+from raxlab.errors import RaxError
+
+
+@dataclass(frozen=True)
+class Efficiency:
+    """Achievable fractions for one device (0 < x ≤ 1) and fixed overheads (seconds)."""
+
+    matmul: Mapping[str, float]  # per dtype: large-GEMM FLOP/s ÷ dense peak
+    attention: float  # FlashAttention-2-class fwd+bwd FLOP/s ÷ 16-bit peak (causal FLOPs counted)
+    attention_flash1: float  # the same for FlashAttention-1/Triton-era kernels
+    mem_bw: float  # streaming HBM bandwidth ÷ datasheet
+    layer_overhead_s: float = 0.0  # launch/framework time per layer per fwd or bwd pass
+    step_overhead_s: float = 0.0  # per optimizer step (host sync, logging, scheduler)
+    source: str = ""
+
+    def matmul_for(self, dtype: str) -> float:
+        if dtype not in self.matmul:
+            known = ", ".join(sorted(self.matmul)) or "none"
+            raise RaxError(f"no matmul efficiency for {dtype} (known: {known})", field="precision")
+        return float(self.matmul[dtype])
+
+
+@dataclass(frozen=True)
+class CommFit:
+    """A measured α-β fit for one transport, overriding the priors for that link.
+
+    `alpha_s` is the latency of one ring step; `busbw_Bps` the achieved bus bandwidth per GPU
+    (1/β). Build one from a stored nccl-tests style fit with `CommFit.from_collective_fit`."""
+
+    alpha_s: float
+    busbw_Bps: float
+    source: str = "measured"
+
+    @classmethod
+    def from_collective_fit(cls, alpha_s: float, busbw_Bps: float, ranks: int, kind: str = "all_reduce",
+                            source: str = "measured") -> "CommFit":
+        """A fit t(n) = α + n/busbw·factor of one collective on `ranks` ranks → per-step α."""
+        steps = 2 * (ranks - 1) if kind == "all_reduce" else ranks - 1
+        return cls(alpha_s=alpha_s / max(steps, 1), busbw_Bps=busbw_Bps, source=source)
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """One node design on one fabric. All SI: FLOP/s, bytes, B/s, seconds."""
+
+    name: str
+    peak_flops: Mapping[str, float]  # dense, per dtype
+    mem_bytes: float
+    mem_bw: float
+    gpus_per_node: int
+    scaleup_bw: float  # per GPU, one direction (datasheet)
+    scaleup_eff: float  # achievable busbw ÷ scaleup_bw
+    eff: Efficiency
+    scaleup_kind: str = "nvswitch"  # nvswitch | pcie | xgmi | nvlink-bridge-pairs | on-chip-roce
+    rails_per_node: int = 0  # NICs used for GPU traffic; 0 = single node only
+    rail_bw: float = 0.0  # line rate of one rail
+    fabric_eff: float = 0.0  # achievable NCCL busbw ÷ line rate
+    fabric_latency_s: float = 0.0
+    fabric: str = ""
+    oversubscription: float = 1.0  # fat-tree taper above the leaf (1 = non-blocking)
+    nodes_per_leaf: int = 0  # nodes under one leaf switch; 0 = whole cluster non-blocking
+    nccl_alpha_intra_s: float = 3.4e-6  # per ring step, see priors.yaml (NCCL tuning model)
+    nccl_alpha_inter_s: float = 14e-6
+    nccl_base_s: float = 8.4e-6
+    measured_intra: CommFit | None = None
+    measured_inter: CommFit | None = None
+    family: str = ""
+    provenance: Mapping[str, str] = field(default_factory=dict)
+
+    def peak(self, dtype: str) -> float:
+        if dtype not in self.peak_flops or not self.peak_flops[dtype]:
+            known = ", ".join(sorted(k for k, v in self.peak_flops.items() if v)) or "none"
+            raise RaxError(f"{self.name} has no {dtype} peak (supported: {known})", field="precision")
+        return float(self.peak_flops[dtype])
+
+    @property
+    def node_inter_bw(self) -> float:
+        """Achievable scale-out bandwidth of one node (all rails)."""
+        if self.measured_inter is not None:
+            return self.measured_inter.busbw_Bps * self.gpus_per_node
+        return self.rails_per_node * self.rail_bw * self.fabric_eff
+
+    def with_efficiency(self, eff: Efficiency) -> "Hardware":
+        return replace(self, eff=eff)
+
+
+@dataclass
+class HwConsts:
+    """Flattened numbers for the core (each a float or a numpy array of candidates)."""
+
+    peak: object  # dense FLOP/s of the training/inference dtype
+    peak_bf16: object  # attention kernels run in 16-bit even under fp8 (Transformer Engine)
+    eff_mm: object
+    eff_attn: object
+    eff_attn1: object
+    mem_bw: object  # achievable B/s
+    mem_bytes: object
+    g: object  # GPUs per node
+    intra_bw: object  # per-GPU busbw inside a node
+    inter_bw: object  # per-GPU share of the node's scale-out busbw
+    alpha_intra: object
+    alpha_inter: object
+    base: object
+    oversub: object
+    nodes_per_leaf: object
+    layer_overhead: object
+    step_overhead: object
+
+
+def hw_consts(hw: Hardware, dtype: str) -> HwConsts:
+    """The numbers the core needs for `dtype` (16-bit attention and softmax under fp8)."""
+    intra = hw.measured_intra
+    inter = hw.measured_inter
+    g = hw.gpus_per_node
+    inter_bw = hw.node_inter_bw / g if g else 0.0
+    return HwConsts(
+        peak=hw.peak(dtype), peak_bf16=_peak16(hw, dtype),
+        eff_mm=hw.eff.matmul_for(dtype), eff_attn=hw.eff.attention,
+        eff_attn1=hw.eff.attention_flash1,
+        mem_bw=hw.mem_bw * hw.eff.mem_bw, mem_bytes=hw.mem_bytes, g=g,
+        intra_bw=intra.busbw_Bps if intra else hw.scaleup_bw * hw.scaleup_eff,
+        inter_bw=inter_bw,
+        alpha_intra=intra.alpha_s if intra else hw.nccl_alpha_intra_s,
+        alpha_inter=inter.alpha_s if inter else hw.nccl_alpha_inter_s + hw.fabric_latency_s,
+        base=hw.nccl_base_s, oversub=max(hw.oversubscription, 1.0), nodes_per_leaf=hw.nodes_per_leaf,
+        layer_overhead=hw.eff.layer_overhead_s, step_overhead=hw.eff.step_overhead_s,
+    )
+
+
+def _peak16(hw: Hardware, dtype: str) -> float:
+    """Attention runs in bf16/fp16 even when GEMMs use fp8; fp32/tf32 training runs it in that dtype."""
+    if dtype in ("fp8", "fp4", "int8"):
+        for d in ("bf16", "fp16"):
+            if hw.peak_flops.get(d):
+                return float(hw.peak_flops[d])
+    return hw.peak(dtype)
+
+
+def stack_hardware(items: list[HwConsts]) -> HwConsts:
+    """Many hardware candidates as one HwConsts of arrays (for the vectorised core)."""
+    return HwConsts(**{f.name: np.array([getattr(i, f.name) for i in items], dtype=float) for f in fields(HwConsts)})
+
+
+def take(hc: HwConsts, index) -> HwConsts:
+    """Candidates `index` of a stacked HwConsts (e.g. to align with a layout batch)."""
+    return HwConsts(**{f.name: np.asarray(getattr(hc, f.name))[index] for f in fields(HwConsts)})

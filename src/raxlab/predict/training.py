@@ -1,0 +1,112 @@
+"""Training step time and memory of a transformer on a candidate: the shared vectorised core.
+
+`train_core(shape, la, hc)` evaluates any number of candidates at once (numpy arrays in
+`LayoutArrays` and/or `HwConsts`) and returns named per-step terms in seconds. The step is:
+
+    step = m·t_stage                          compute on the critical (last) pipeline stage
+         + (pp−1)/vpp · t_stage               pipeline bubble (1F1B; interleaved: ÷ v)
+         + pp p2p (activations, gradients)    Megatron sends in line with the schedule
+         + exposed DP/FSDP communication
+         + optimizer step + per-step overhead
+
+with m = global_batch / (micro_batch·dp) micro-batches per step and t_stage the forward,
+backward and recomputation of l/pp layers (plus the output layer on the last stage) for one
+micro-batch (Narayanan et al. 2021, §2.2 for the bubble; Korthikanti et al. 2022 for
+selective recompute and sequence parallelism).
+
+Data-parallel gradient sync is bucketed under the backward pass (PyTorch DDP, Li et al.
+VLDB 2020; 25 MB buckets): exposed = what does not fit under the last micro-batch's backward
+plus the last bucket. ZeRO-3/FSDP gathers each layer's weights before its forward and its
+backward and reduce-scatters its gradients every micro-batch, prefetching one layer ahead:
+exposed = what does not fit under compute plus the first layer's gather.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from raxlab.predict import memory as mem
+from raxlab.predict.collectives import group_time, p2p_time
+from raxlab.predict.compute import ACT, head_cost, layer_cost
+
+DDP_BUCKET_BYTES = 25 * 2**20  # torch DDP bucket_cap_mb default (25 MiB)
+ADAM_BYTES_FIXED = 26.0  # priors.yaml optimizer.bytes_per_param_fixed (+ gradient bytes)
+
+
+def _stage_params(shape, la):
+    """Parameters held by one GPU of the critical (last) stage: its layers and the output layer."""
+    L = shape.layers / la.pp
+    emb = np.where(la.pp > 1, shape.vocab * shape.hidden, shape.embedding_params)
+    return (L * shape.layer_params + emb) / la.tp
+
+
+def train_core(shape, la, hc, w_bytes: float = 2.0, workspace: float = 2.5e9) -> dict:
+    """Per-step terms (seconds), memory (bytes) and derived figures for every candidate."""
+    m = la.gb / (la.mb * la.dp)
+    L = shape.layers / la.pp
+    lc = layer_cost(shape, la, hc, w_bytes)
+    head = head_cost(shape, la, hc, w_bytes)
+    rec = np.where(la.recompute >= 2, lc.fwd, np.where(la.recompute >= 1, lc.attn_rec, 0.0))
+    t_stage = L * (lc.fwd + lc.bwd + rec) + head
+    terms = {
+        "matmul": m * L * (lc.mm_f + lc.mm_b),
+        "attention": m * L * (lc.attn_f + lc.attn_b),
+        "elementwise": m * L * (lc.other_f + lc.other_b),
+        "output_layer": m * head,
+        "recompute": m * L * rec,
+        "tp_comm": m * L * (lc.tp_f + lc.tp_b),
+        "launch_overhead": m * L * 2 * lc.overhead,
+        "bubble": (la.pp - 1) / la.vpp * t_stage,
+        "pp_p2p": _pp_p2p(shape, la, hc, m),
+    }
+    params_gpu = _stage_params(shape, la)
+    terms["dp_comm"], terms["fsdp_comm"] = _dp_exposed(shape, la, hc, params_gpu, m, L * (lc.bwd + rec), t_stage)
+    shard = np.where(la.zero >= 1, la.dp, 1.0)
+    terms["optimizer"] = params_gpu / shard * (ADAM_BYTES_FIXED + la.grad_bytes) / hc.mem_bw
+    terms["step_overhead"] = hc.step_overhead + 0.0 * m
+    step = sum(terms.values())
+    memory = _memory(shape, la, params_gpu, m, w_bytes, workspace)
+    return {"terms": terms, "step_time_s": step, "memory": memory, "microbatches": m}
+
+
+def _pp_p2p(shape, la, hc, m):
+    """Activations forward and gradients backward at every stage boundary of the critical path;
+    Megatron's scatter/gather (and SP) send 1/tp of the tensor per rank."""
+    nbytes = la.mb * shape.seq * shape.hidden * ACT / la.tp
+    inter = la.tp * la.dp >= hc.g  # stage neighbours are tp·dp ranks apart
+    per = p2p_time(nbytes, inter, hc)
+    return np.where(la.pp > 1, 2 * la.vpp * (m + la.pp - 1) * per, 0.0)
+
+
+def _dp_exposed(shape, la, hc, params_gpu, m, bwd_window, t_stage):
+    """(exposed DP gradient sync, exposed FSDP/ZeRO-3 traffic) per step."""
+    k = np.clip(hc.g / la.tp, 1.0, la.dp)  # DP peers sharing a node (TP ranks are adjacent)
+    grad = params_gpu * la.grad_bytes
+    t_ar = group_time("all_reduce", grad, la.dp, k, hc)
+    last = group_time("all_reduce", np.minimum(grad, DDP_BUCKET_BYTES), la.dp, k, hc)
+    overlapped = np.maximum(t_ar - bwd_window, 0.0) + last
+    dp = np.where(la.zero >= 3, 0.0, np.where(la.overlap > 0, np.minimum(overlapped, t_ar), t_ar))
+    layer_w = shape.layer_params / la.tp
+    head_w = shape.embedding_params / la.tp
+    ag = lambda n: group_time("all_gather", n, la.dp, k, hc)  # noqa: E731 - one-line helper
+    rs = lambda n: group_time("reduce_scatter", n, la.dp, k, hc)  # noqa: E731
+    gb = la.gather_bytes
+    per_mb = (shape.layers * (2 * ag(layer_w * gb) + rs(layer_w * la.grad_bytes))
+              + 2 * ag(head_w * gb) + rs(head_w * la.grad_bytes))
+    exposed = np.maximum(per_mb - t_stage, 0.0) + ag(layer_w * gb)
+    fsdp = np.where(la.zero >= 3, m * exposed, 0.0)
+    return dp, fsdp
+
+
+def _memory(shape, la, params_gpu, m, w_bytes, workspace):
+    """Bytes per GPU on the first stage (it holds the most activations under 1F1B)."""
+    w, g, o = mem.model_state_bytes(params_gpu, la.dp, la.zero, w_bytes, la.grad_bytes)
+    per_layer = mem.activation_bytes_per_layer(shape.seq, la.mb, shape.hidden, shape.heads, la.tp,
+                                               la.sp, la.recompute, la.attn)
+    act = per_layer * shape.layers * mem.pipeline_activation_factor(la.pp, la.vpp, m)
+    logits = np.where(la.pp > 1, 0.0, 4.0 * la.mb * shape.seq * shape.vocab / la.tp)
+    gathered = np.where(la.zero >= 3, 2 * shape.layer_params / la.tp * w_bytes, 0.0)
+    parts = {"weights": w, "gradients": g, "optimizer": o, "activations": act + logits,
+             "fsdp_gathered": gathered, "workspace": workspace + 0.0 * w}
+    parts["total"] = sum(parts.values())
+    return parts
