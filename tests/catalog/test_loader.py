@@ -135,6 +135,7 @@ def test_wrong_types_fail(write):
     assert "must be a number" in _error(write, GOOD_NIC.replace("ports: 1", "ports: true"))
     assert "whole number" in _error(write, GOOD_NIC.replace("ports: 1", "ports: 1.5"))
     assert "rdma: Input should be a valid boolean" in _error(write, GOOD_NIC.replace("rdma: false", "rdma: maybe"))
+    assert "ports.value: Input should be a valid number" in _error(write, GOOD_NIC.replace("ports: 1", "ports: {value: '1'}"))
 
 
 def test_low_high_must_bracket_the_value(write):

@@ -40,7 +40,8 @@ def test_partial_override_wins_and_keeps_other_sources(write):
     bf16 = h100.provenance("bf16_tflops")  # untouched fields keep the built-in provenance
     assert not bf16.override and "ml-engineering" in bf16.source
     assert h100.overridden_fields == {"price_usd"}
-    assert cat.server("hgx-h100-8gpu").node_price_usd(h100) == 310000  # bundle price unchanged
+    # Your GPU price wins over the built-in bundle: chassis estimate + 8 x your quote.
+    assert cat.server("hgx-h100-8gpu").node_price_usd(h100) == 70000 + 8 * 27500
 
 
 def test_new_entry_from_override(write):

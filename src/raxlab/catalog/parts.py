@@ -111,10 +111,13 @@ class Server(Entry):
 
     def node_price_usd(self, acc: Accelerator) -> float:
         """One node populated with `acc`: the bundle price when the catalogue has one for this
-        accelerator, else the server without GPUs + gpus_per_node x the accelerator's price."""
+        accelerator, else the server without GPUs + gpus_per_node x the accelerator's price.
+        A user's override of the accelerator price wins over a built-in bundle price."""
         if not self.fits(acc):
             raise RaxError(f"{acc.name} does not fit server {self.name}", field="accelerator")
-        if self.has("price_usd") and acc.name in self.spec.accelerators:
+        bundle = self.has("price_usd") and acc.name in self.spec.accelerators
+        user_gpu_price = acc.has("price_usd") and acc.provenance("price_usd").override
+        if bundle and (self.provenance("price_usd").override or not user_gpu_price):
             return self.si("price_usd")
         return self.price_no_gpu_usd + self.gpus_per_node * acc.price_usd
 

@@ -31,13 +31,13 @@ class Q(BaseModel):
     """One catalogue number and where it came from (file units; see `units.py`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    value: float
+    value: float = Field(strict=True)  # strict: "989" in quotes is a typo, not a number
     source: str | None = None
     estimate: str | None = None
     as_of: date
     basis: PriceBasis | None = None  # prices only: what kind of price this is
-    low: float | None = None
-    high: float | None = None
+    low: float | None = Field(default=None, strict=True)
+    high: float | None = Field(default=None, strict=True)
     note: str | None = None
     override: bool = False  # set by the loader for numbers from a user override file
 

@@ -92,7 +92,10 @@ class FatTree:
 
 def _largest_divisor(n: int, limit: float) -> int:
     """Largest divisor of n that is <= limit (at least 1)."""
-    return max(m for m in range(1, n + 1) if n % m == 0 and m <= max(limit, 1))
+    for m in range(min(n, max(int(limit), 1)), 0, -1):
+        if n % m == 0:
+            return m
+    return 1
 
 
 def _split(radix: int, ratio: float) -> tuple[int, int]:
