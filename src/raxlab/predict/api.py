@@ -88,3 +88,73 @@ def _hw_summary(hw: Hardware) -> dict:
 
 def as_float(x) -> float:
     return float(np.asarray(x))
+
+
+def predict_card_training(card, hw: Hardware, layout: Layout, precision: str = "bf16", *,
+                          gpus: int | None = None, seq: int | None = None,
+                          data_s_per_sample: float | None = None,
+                          assumptions: list[str] | None = None) -> Projection:
+    """Training projection from a workload card: the transformer model when the card has a
+    layer shape, else the generic per-op-class model (data parallel / ZeRO / FSDP only)."""
+    from raxlab.predict.shape import shape_from_card
+
+    shape = shape_from_card(card, seq=seq)
+    notes = list(assumptions or [])
+    if shape is not None:
+        if card.layer_shape.get("gated_mlp") is None:
+            notes.append(f"MLP read as {'gated (3 matrices)' if shape.gated_mlp else '2 matrices'} "
+                         "from the card's parameter count")
+        return predict_training(shape, hw, layout, precision, gpus=gpus, data_s_per_sample=data_s_per_sample,
+                                assumptions=notes)
+    return _predict_generic(card, hw, layout, precision, gpus, data_s_per_sample, notes)
+
+
+def _predict_generic(card, hw, layout, precision, gpus, data_s_per_sample, notes) -> Projection:
+    from raxlab.predict.generic import CardNums, generic_core
+
+    check_layout(layout, gpus=gpus, gpus_per_node=hw.gpus_per_node, transformer=False)
+    _check_fabric(hw, layout.gpus)
+    traced = 4.0 if card.trace.get("dtype", "float32") == "float32" else 2.0
+    cn = CardNums.from_card(card, act_scale=max(dtype_bytes(precision), 2.0) / traced)
+    hc = hw_consts(hw, precision)
+    out = generic_core(cn, as_arrays(layout), hc, workspace=workspace_bytes(), w_bytes=max(dtype_bytes(precision), 2.0))
+    terms = {k: float(v) for k, v in out["terms"].items()}
+    step = float(out["step_time_s"])
+    terms["data_loading"] = _data_term(data_s_per_sample, layout, step)
+    step += terms["data_loading"] or 0.0
+    samples = layout.global_batch / step
+    model_flops = layout.global_batch * float(card.train_flops_per_sample) + float(card.train_flops_fixed)
+    memory = {k: float(v) / GIB for k, v in out["memory"].items()}
+    notes = notes + ["not a transformer: per-op-class roofline from the card; convolutions at the matmul "
+                     "efficiency; element-wise bytes are the card's fusion-free upper bound"]
+    tokens = samples * card.tokens_per_sample if card.tokens_per_sample else None
+    return Projection(
+        kind="train", step_time_s=step, tokens_per_s=tokens, samples_per_s=samples,
+        tflops_per_gpu=model_flops / step / layout.gpus / 1e12, mfu=model_flops / step / layout.gpus / hw.peak(precision),
+        memory_gib=memory, fits=memory["total"] * GIB <= usable_memory(hw), terms=terms,
+        error_band=errorband.band("train_generic"), assumptions=notes,
+        context={"precision": precision, "layout": layout.to_dict(), "hardware": _hw_summary(hw),
+                 "model": {"params": card.params, "kind": card.kind, "model_flops_per_step": model_flops}})
+
+
+def predict_inference(shape: TransformerShape, hw: Hardware, *, tp: int = 1, batches=(1, 8, 32),
+                      prompt: int = 1024, gen: int = 256, precision: str = "bf16",
+                      kv_dtype_bytes: float | None = None) -> dict:
+    """Serving projection per batch size: TTFT, time per output token, throughput, KV cache,
+    memory and fit, for one replica of `tp` GPUs. No published validation yet: error band N/A."""
+    from raxlab.predict.inference import serve, serving_memory
+
+    check_layout(Layout(tp=tp, dp=1), gpus_per_node=hw.gpus_per_node, heads=shape.heads, kv_heads=shape.kv)
+    hc = hw_consts(hw, precision)
+    wb = dtype_bytes(precision)
+    kvb = kv_dtype_bytes or max(wb, 2.0)
+    rows = []
+    for b in batches:
+        perf = serve(shape, hc, tp, b, prompt, gen, wb, kvb)
+        memory = serving_memory(shape, tp, b, prompt + gen, wb, kvb, workspace_bytes())
+        rows.append({"batch": int(b), **{k: float(v) for k, v in perf.items()},
+                     "kv_cache_gib": float(memory["kv_cache"]) / GIB, "memory_per_gpu_gib": float(memory["total"]) / GIB,
+                     "fits": bool(memory["total"] <= usable_memory(hw))})
+    return {"kind": "infer", "tp": tp, "prompt": prompt, "gen": gen, "precision": precision,
+            "kv_cache_bytes_per_token": shape.kv_cache_bytes_per_token(kvb), "per_batch": rows,
+            "error_band": None, "hardware": _hw_summary(hw)}

@@ -36,12 +36,13 @@ class TransformerShape:
     gated_mlp: bool = False  # SwiGLU-style MLP (Llama): 3 weight matrices
     tied_embeddings: bool = True  # GPT/MPT tie input and output embeddings; Llama does not
     learned_pos: int = 0  # rows of a learned position table (GPT-2/MPT benchmark configs), else 0
+    head_dim_: int | None = None  # when heads × head_dim ≠ hidden (some HF configs)
 
     def __post_init__(self):
         for name in ("hidden", "layers", "heads", "ffn", "vocab", "seq"):
             if int(getattr(self, name)) <= 0:
                 raise RaxError(f"must be a positive integer, got {getattr(self, name)!r}", field=f"layer_shape.{name}")
-        if self.hidden % self.heads:
+        if self.head_dim_ is None and self.hidden % self.heads:
             raise RaxError(f"hidden {self.hidden} is not divisible by heads {self.heads}", field="layer_shape.heads")
         if self.heads % self.kv:
             raise RaxError(f"heads {self.heads} not divisible by kv_heads {self.kv}", field="layer_shape.kv_heads")
@@ -52,7 +53,12 @@ class TransformerShape:
 
     @property
     def head_dim(self) -> int:
-        return self.hidden // self.heads
+        return self.head_dim_ or self.hidden // self.heads
+
+    @property
+    def q_dim(self) -> int:
+        """Width of Q and of the attention output: heads × head_dim (= hidden for most models)."""
+        return self.heads * self.head_dim
 
     @property
     def kv_dim(self) -> int:
@@ -67,7 +73,7 @@ class TransformerShape:
     def layer_params(self) -> int:
         """Weights of one block: QKV, output projection, MLP (biases and norms are < 0.1 %)."""
         h = self.hidden
-        attn = h * (h + 2 * self.kv_dim) + h * h
+        attn = h * (self.q_dim + 2 * self.kv_dim) + self.q_dim * h
         mlp = (3 if self.gated_mlp else 2) * h * self.ffn
         return attn + mlp
 
@@ -87,7 +93,7 @@ class TransformerShape:
 
     def layer_attention_flops_per_token(self, seq: int | None = None) -> float:
         """Q·Kᵀ and A·V, forward, full s×s square: 2 GEMMs × 2·s·h."""
-        return 4.0 * (seq or self.seq) * self.hidden
+        return 4.0 * (seq or self.seq) * self.q_dim
 
     def head_flops_per_token(self) -> float:
         """Output projection to the vocabulary, forward."""
@@ -116,16 +122,34 @@ _SHAPE_KEYS = ("hidden", "layers", "heads", "ffn", "vocab", "seq")
 
 
 def shape_from_layer_shape(ls: Mapping[str, Any], **extra: Any) -> TransformerShape:
-    """Build from a card's `layer_shape` dict ({hidden, layers, heads, kv_heads, ffn, vocab, seq}).
-
-    Optional keys `gated_mlp`, `tied_embeddings` and `learned_pos` are honoured when the card
-    has them; `extra` overrides (e.g. `seq=` from the command line)."""
+    """Build from a card's `layer_shape` dict ({hidden, layers, heads, kv_heads, head_dim, ffn,
+    vocab, seq, tied_embeddings}); `extra` overrides (e.g. `seq=` from the command line)."""
     data = {k: ls.get(k) for k in _SHAPE_KEYS}
+    data.update({k: v for k, v in extra.items() if v is not None and k in _SHAPE_KEYS})
     missing = [k for k, v in data.items() if v is None]
     if missing:
         raise RaxError(f"card layer_shape lacks {', '.join(missing)}", field="layer_shape")
-    opt = {k: ls[k] for k in ("kv_heads", "gated_mlp", "tied_embeddings", "learned_pos") if ls.get(k) is not None}
-    if "gated_mlp" not in opt and ls.get("mlp") in ("swiglu", "geglu", "gated"):
-        opt["gated_mlp"] = True
-    merged = {**{k: int(v) for k, v in data.items()}, **opt, **{k: v for k, v in extra.items() if v is not None}}
-    return TransformerShape(**merged)
+    opt: dict[str, Any] = {}
+    if ls.get("kv_heads"):
+        opt["kv_heads"] = int(ls["kv_heads"])
+    if ls.get("head_dim") and int(ls["head_dim"]) * int(data["heads"]) != int(data["hidden"]):
+        opt["head_dim_"] = int(ls["head_dim"])
+    for k in ("gated_mlp", "tied_embeddings", "learned_pos"):
+        if ls.get(k) is not None:
+            opt[k] = ls[k]
+    opt.update({k: v for k, v in extra.items() if v is not None and k not in _SHAPE_KEYS})
+    return TransformerShape(**{k: int(v) for k, v in data.items()}, **opt)
+
+
+def shape_from_card(card: Any, seq: int | None = None) -> TransformerShape | None:
+    """The card's transformer shape, or None for other models.
+
+    The card does not say whether the MLP is gated (SwiGLU has three weight matrices, GPT's
+    MLP two); of the two readings, take the one whose parameter count is closer to the card's
+    traced `params` (they differ by layers × hidden × ffn, far more than biases and norms)."""
+    ls = getattr(card, "layer_shape", None) if not isinstance(card, Mapping) else card.get("layer_shape")
+    if not ls:
+        return None
+    params = card["params"] if isinstance(card, Mapping) else card.params
+    options = [shape_from_layer_shape(ls, seq=seq, gated_mlp=g) for g in (False, True)]
+    return min(options, key=lambda s: abs(s.params - params))

@@ -1,0 +1,58 @@
+"""α-β collective costs against hand-computed values (Thakur, Rabenseifner & Gropp 2005)."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from raxlab.predict import collectives as c
+
+
+def test_ring_allreduce_by_hand():
+    # 2(p-1)α + 2(p-1)/p · n/bw with n = 1 GB, p = 8, α = 10 µs, bw = 100 GB/s
+    assert float(c.ring_allreduce(1e9, 8, 1e-5, 1e11)) == pytest.approx(14e-5 + 2 * 7 / 8 * 1e-2)
+
+
+def test_ring_allgather_and_reduce_scatter_by_hand():
+    assert float(c.ring_allgather(1e9, 8, 1e-5, 1e11)) == pytest.approx(7e-5 + 7 / 8 * 1e-2)
+    assert float(c.ring_reduce_scatter(1e9, 8, 1e-5, 1e11)) == float(c.ring_allgather(1e9, 8, 1e-5, 1e11))
+
+
+def test_single_rank_costs_nothing():
+    assert float(c.ring_allreduce(1e9, 1, 1e-5, 1e11)) == 0.0
+
+
+def test_hierarchical_allreduce_by_hand():
+    # 4 nodes x 8 GPUs, 8 GB: intra RS + AG = 2 x 7/8 x 8e9 / 200e9 = 0.07 s;
+    # inter AR of 8e9/8 = 1 GB over 4 nodes at 25 GB/s per GPU: 2 x 3/4 x 1e9/25e9 = 0.06 s
+    t = c.hierarchical_allreduce(8e9, 8, 4, 0.0, 200e9, 0.0, 25e9)
+    assert float(t) == pytest.approx(0.13)
+
+
+def _hc(**kw):
+    base = dict(alpha_intra=0.0, alpha_inter=0.0, intra_bw=200e9, inter_bw=25e9, base=0.0, g=8,
+                oversub=1.0, nodes_per_leaf=0)
+    return SimpleNamespace(**{**base, **kw})
+
+
+def test_group_time_flat_inside_a_node_and_hierarchical_across():
+    inside = c.group_time("all_reduce", 8e9, 8, 8, _hc())
+    assert float(inside) == pytest.approx(2 * 7 / 8 * 8e9 / 200e9)
+    across = c.group_time("all_reduce", 8e9, 32, 8, _hc())
+    assert float(across) == pytest.approx(0.13)
+
+
+def test_oversubscription_slows_only_groups_beyond_a_leaf():
+    fast = float(c.group_time("all_reduce", 8e9, 32, 8, _hc(oversub=3.0, nodes_per_leaf=4)))
+    slow = float(c.group_time("all_reduce", 8e9, 64, 8, _hc(oversub=3.0, nodes_per_leaf=4)))
+    assert fast == pytest.approx(0.13)  # 4 nodes fit under one leaf
+    assert slow == pytest.approx(0.07 + 2 * 7 / 8 * 1e9 / (25e9 / 3))
+
+
+def test_latency_term_counts_ring_steps():
+    t = c.group_time("all_gather", 0.0, 8, 8, _hc(alpha_intra=2e-6, base=5e-6))
+    assert float(t) == pytest.approx(7 * 2e-6 + 5e-6)
+
+
+def test_unknown_collective_is_an_error():
+    with pytest.raises(ValueError):
+        c.group_time("broadcast", 1.0, 2, 2, _hc())

@@ -1,0 +1,65 @@
+"""Impossible layouts are one-line RaxErrors that name the field; the vectorised twin agrees."""
+
+import numpy as np
+import pytest
+
+from raxlab.errors import RaxError
+from raxlab.predict.layout import PROBLEMS, Layout, as_arrays, check_layout, layout_problems, make_arrays
+
+
+def _err(lay, **kw) -> str:
+    with pytest.raises(RaxError) as e:
+        check_layout(lay, **kw)
+    text = str(e.value)
+    assert "\n" not in text
+    return text
+
+
+def test_product_must_equal_gpus():
+    assert _err(Layout(tp=8, pp=4, dp=16, global_batch=64), gpus=1024).startswith("gpus:")
+
+
+def test_tp_within_a_node():
+    assert _err(Layout(tp=16, dp=1, global_batch=1), gpus_per_node=8).startswith("tp:")
+
+
+def test_heads_divisible_by_tp():
+    assert "heads" in _err(Layout(tp=8, global_batch=1), heads=12).split(":", 1)[1]
+    assert _err(Layout(tp=8, global_batch=1), heads=12).startswith("tp:")
+
+
+def test_layers_divisible_by_pp_and_vpp():
+    assert _err(Layout(pp=7, global_batch=7), layers=80).startswith("pp:")
+    assert _err(Layout(pp=4, vpp=3, global_batch=8), layers=80).startswith("vpp:")
+
+
+def test_global_batch_divisible_by_micro_batch_times_dp():
+    assert _err(Layout(dp=32, micro_batch=3, global_batch=1000)).startswith("global_batch:")
+
+
+def test_non_transformers_get_data_parallel_only():
+    assert _err(Layout(tp=2, global_batch=2), transformer=False).startswith("tp:")
+    assert _err(Layout(pp=2, global_batch=2), transformer=False).startswith("pp:")
+
+
+def test_zero3_with_pipeline_and_bad_enums():
+    assert _err(Layout(pp=2, zero=3, global_batch=2)).startswith("zero:")
+    assert _err(Layout(recompute="some")).startswith("recompute:")
+    assert _err(Layout(attention="magic")).startswith("attention:")
+
+
+def test_a_possible_layout_passes():
+    check_layout(Layout(tp=8, pp=4, dp=32, micro_batch=1, global_batch=1024), gpus=1024, gpus_per_node=8,
+                 heads=64, kv_heads=8, layers=80)
+
+
+def test_vectorised_problem_codes_match():
+    la = make_arrays(tp=[8, 16, 8, 8, 8], pp=[4, 2, 4, 3, 4], dp=[32, 32, 32, 32, 32], mb=1,
+                     gb=[1024, 1024, 1024, 1024, 1000])
+    la.dp = np.array([32, 32, 16, 32, 32], dtype=float)
+    codes = layout_problems(la, gpus=1024, gpus_per_node=8, heads=64, layers=80)
+    names = [PROBLEMS[c] for c in codes]
+    assert names == ["ok", "tp spans nodes", "tp x pp x dp != gpus", "tp x pp x dp != gpus",
+                     "global_batch % (micro_batch*dp)"]
+    one = layout_problems(as_arrays(Layout(tp=8, pp=4, dp=32, global_batch=1024)), 1024, 8, 64, 80)
+    assert int(np.asarray(one).ravel()[0]) == 0
