@@ -1,0 +1,129 @@
+"""Worker entry point of the comm benchmark: one process per rank.
+
+`rax bench comm` starts it on every rank. On a cluster run it under torchrun or srun
+(rank 0 then writes the results to the store itself):
+
+    torchrun --nnodes 2 --nproc-per-node 8 --rdzv-backend c10d --rdzv-endpoint HOST:29400 \\
+        -m raxlab.measure.comm.worker --transport nccl-ib -b 8 -e 1G --store /shared/rax.db
+
+Every flag of the sweep (`--collectives`, `--dtypes`, `-b/-e/-f`, `--iters`, `--warmup`,
+`--timeout`) means what it means for `rax bench comm`. The transport arm's environment
+(NCCL_NET, NCCL_NET_PLUGIN, *_SOCKET_IFNAME, NCCL_IB_GID_INDEX, NCCL_DEBUG) is applied
+here, before the process group exists, so it holds under any launcher.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+
+from raxlab.measure.comm import transports
+from raxlab.measure.comm.options import SweepOptions, add_sweep_arguments, sweep_from_args
+from raxlab.measure.comm.rank import RankContext, emit, init_distributed, worker_main
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m raxlab.measure.comm.worker",
+                                description="RA:X collective benchmark, one rank")
+    add_sweep_arguments(p)
+    p.add_argument("--transport", default="gloo", help=f"one of {', '.join(transports.ARMS)}")
+    p.add_argument("--ifname", default=None, help="network interface for gloo/NCCL sockets")
+    p.add_argument("--gid-index", type=int, default=None, help="RoCE GID index (NCCL_IB_GID_INDEX)")
+    p.add_argument("--emulated", action="store_true", help="ranks share a host: keep NCCL off P2P/SHM")
+    p.add_argument("--store", default=None, help="rank 0 writes results to this store (torchrun/srun use)")
+    return p
+
+
+def _apply_arm_env(arm: transports.Arm, args) -> str | None:
+    """Set the arm's variables; returns the NCCL log directory (None for gloo)."""
+    log_dir = None
+    if arm.backend == "nccl":
+        log_dir = os.environ.get(transports.NCCL_LOG_ENV) or tempfile.mkdtemp(prefix="rax-nccl-")
+        os.makedirs(log_dir, exist_ok=True)
+    env = transports.arm_env(arm, ifname=args.ifname, gid_index=args.gid_index, log_dir=log_dir,
+                             emulated=args.emulated)
+    os.environ.update(env)
+    if log_dir:
+        rank = int(os.environ.get("RANK", "0"))
+        os.environ["NCCL_DEBUG_FILE"] = str(transports.nccl_log_path(log_dir, rank))
+    return log_dir
+
+
+def _fingerprints(ctx: RankContext) -> list[dict]:
+    """Fingerprints of the machines other than rank 0's (multi-node runs)."""
+    import torch.distributed as dist
+
+    from raxlab.measure.fingerprint import fingerprint
+
+    everyone: list = [None] * ctx.world_size
+    dist.all_gather_object(everyone, fingerprint())
+    seen, items = {everyone[0]["machine_id"]}, []
+    for r, fp in enumerate(everyone):
+        if fp["machine_id"] not in seen:
+            seen.add(fp["machine_id"])
+            items.append({"role": f"rank{r}", "fingerprint": fp})
+    return items
+
+
+def _make_sink(ctx: RankContext, args, opts: SweepOptions):
+    """Rank 0's destination for events: stdout for the rax launcher, or the store."""
+    if not args.store or not ctx.is_root:
+        return emit, None
+    from raxlab.measure.comm.record import RUN_KIND, Recorder
+    from raxlab.measure.fingerprint import fingerprint
+    from raxlab.store import Store
+
+    store = Store(args.store)
+    run_id = store.new_run(RUN_KIND, params={**opts.to_dict(), "ranks": ctx.world_size, "launcher": "torchrun"})
+    store.add_fingerprint(run_id, fingerprint(), role="host")
+    recorder = Recorder(store, run_id)
+    return recorder.handle, recorder
+
+
+def run(args) -> None:
+    opts = sweep_from_args(args, args.transport)
+    arm = transports.get_arm(opts.transport)
+    log_dir = _apply_arm_env(arm, args)
+    ctx = init_distributed(arm.backend, opts.timeout_s)
+    sink, recorder = _make_sink(ctx, args, opts)
+    try:
+        _measure(ctx, arm, opts, args, log_dir, sink)
+    except BaseException as exc:
+        if recorder:
+            recorder.finish("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", str(exc))
+        raise
+    if recorder:
+        recorder.finish("complete")
+
+
+def _measure(ctx: RankContext, arm, opts: SweepOptions, args, log_dir: str | None, sink) -> None:
+    from raxlab.measure.comm.bench import run_sweep
+
+    items = _fingerprints(ctx)
+    if ctx.is_root and items:
+        sink({"ev": "fingerprints", "items": items})
+    if arm.backend == "gloo" and ctx.is_root:
+        sink({"ev": "transport", "info": transports.describe_gloo(os.environ.get("GLOO_SOCKET_IFNAME"))})
+
+    def check(_collective: str, final: bool = False) -> None:
+        info = transports.read_rank_log(log_dir, ctx.rank)
+        transports.verify(arm, info, ctx.world_size, final=final)
+        if final and info is not None:
+            event = {"ev": "transport", "info": {"backend": "nccl", "arm": arm.name, **info.to_dict()}}
+            (sink if ctx.is_root else emit)(event)  # every rank's verdict reaches the parent
+
+    n = run_sweep(ctx, opts, sink, after_first=check if arm.backend == "nccl" else None)
+    if arm.backend == "nccl":
+        check("", final=True)
+    if ctx.is_root:
+        sink({"ev": "done", "points": n})
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    worker_main(lambda: run(args))
+
+
+if __name__ == "__main__":
+    main()
