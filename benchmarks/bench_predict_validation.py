@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from raxlab.predict.adapter import hardware_from_catalog
 from raxlab.predict.api import predict_training
 from raxlab.predict.layout import Layout
@@ -218,3 +220,40 @@ def run() -> list[dict]:
                  "error_%": round(100 * s["mean_signed"], 1),
                  "pass": s["median_abs"] <= 0.10 and s["max_abs"] <= 0.20})
     return rows
+
+
+def band_from_validation(res=None) -> dict:
+    """The model's error band: 10th and 90th percentile of published/predicted − 1 over all rows
+    (so a projection x lies in [x·(1+low), x·(1+high)] for 80 % of the published runs)."""
+    res = res or errors()
+    corr = np.array([1.0 / (1.0 + e) - 1.0 for _, _, e in res])
+    s = summary([e for _, _, e in res])
+    return {"low": round(float(np.percentile(corr, 10)), 3), "high": round(float(np.percentile(corr, 90)), 3),
+            "median_abs": round(s["median_abs"], 3),
+            "basis": f"validation vs {s['n']} published runs (Megatron-LM SC21 Tables 1-2, Korthikanti 2022 "
+                     f"Table 5, MosaicML llm-foundry; A100 only), 10th-90th percentile of published/predicted - 1; "
+                     f"max |error| {100 * s['max_abs']:.0f} % (DeepSpeed ZeRO-3 rows)"}
+
+
+def write_band(path: Path | None = None) -> dict:
+    """Store the band in the package (predict/data/error_band.yaml) with today's date."""
+    import datetime
+
+    import yaml
+
+    from raxlab.predict import errorband
+
+    band = band_from_validation()
+    path = path or errorband.BAND_PATH
+    head = ("# Relative error band of the projection model, written by\n"
+            "# `python -m benchmarks.bench_predict_validation --write-band` (benchmarks/bench_predict_validation.py).\n"
+            f"# as_of: {datetime.date.today().isoformat()}. Regenerate after any model change.\n")
+    path.write_text(head + yaml.safe_dump({"train": band}, sort_keys=False, width=200))
+    return band
+
+
+if __name__ == "__main__":
+    import sys
+
+    if "--write-band" in sys.argv:
+        print(write_band())

@@ -49,6 +49,7 @@ def predict_training(shape: TransformerShape, hw: Hardware, layout: Layout, prec
     # fp8 recipes keep master weights and the weight copies used by TP/FSDP in 16 bit.
     w_bytes = max(dtype_bytes(precision), 2.0)
     out = train_core(shape, as_arrays(layout), hc, w_bytes=w_bytes, workspace=workspace_bytes())
+    notes = list(assumptions or []) + _layout_warnings(layout, hw)
     terms = {k: float(v) for k, v in out["terms"].items()}
     step = float(out["step_time_s"])
     terms["data_loading"] = _data_term(data_s_per_sample, layout, step)
@@ -61,10 +62,18 @@ def predict_training(shape: TransformerShape, hw: Hardware, layout: Layout, prec
         kind="train", step_time_s=step, tokens_per_s=samples * shape.seq, samples_per_s=samples,
         tflops_per_gpu=tflops / 1e12, mfu=tflops / hw.peak(precision), memory_gib=memory,
         fits=memory["total"] * GIB <= usable_memory(hw), terms=terms,
-        error_band=errorband.band("train"), assumptions=list(assumptions or []),
+        error_band=errorband.band("train"), assumptions=notes,
         context={"precision": precision, "layout": layout.to_dict(), "hardware": _hw_summary(hw),
                  "model": {"params": shape.params, "layers": shape.layers, "hidden": shape.hidden,
                            "seq": shape.seq, "model_flops_per_step": model_flops}})
+
+
+def _layout_warnings(layout: Layout, hw: Hardware) -> list[str]:
+    """Regimes where the validation showed the model to be optimistic (benchmarks/bench_predict_validation)."""
+    if layout.zero == 3 and layout.dp > 32 * hw.gpus_per_node:
+        return ["ZeRO-3 over hundreds of GPUs: published DeepSpeed ZeRO-3 runs at 384-2240 GPUs (Megatron SC21 "
+                "Table 2) were 1.4-4.4x slower than this model projects; treat the step time as optimistic"]
+    return []
 
 
 def _data_term(s_per_sample, layout: Layout, compute_step: float):

@@ -1,0 +1,71 @@
+"""Speed of the projection model: one explicit prediction, and candidates per second vectorised.
+
+The planner (issue 8) evaluates the whole candidate space; it needs ≥ 100,000 candidates/s on
+2 cores. `rax predict` and reports call the scalar path, which must take ≤ 1 ms.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+
+import numpy as np
+
+TITLE = "Projection speed"
+TARGET = "one prediction <= 1 ms; vectorised >= 100,000 candidates/s"
+
+
+def _setup():
+    from raxlab.catalog import load_catalog
+    from raxlab.predict.adapter import hardware_from_catalog
+    from raxlab.predict.shape import TransformerShape
+
+    hw, _ = hardware_from_catalog(load_catalog(), gpu="h100-sxm", fabric="ib-ndr")
+    shape = TransformerShape(hidden=8192, layers=80, heads=64, kv_heads=8, ffn=28672, vocab=128256, seq=8192,
+                             gated_mlp=True, tied_embeddings=False)
+    return hw, shape
+
+
+def _scalar(hw, shape) -> float:
+    from raxlab.predict.api import predict_training
+    from raxlab.predict.layout import Layout
+
+    lay = Layout(tp=8, pp=4, dp=32, micro_batch=1, global_batch=1024, recompute="selective", sequence_parallel=True)
+    predict_training(shape, hw, lay, "bf16", gpus=1024)
+    times = []
+    for _ in range(300):
+        t0 = time.perf_counter()
+        predict_training(shape, hw, lay, "bf16", gpus=1024)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _vectorised(hw, shape, n: int) -> float:
+    from raxlab.predict.hardware import hw_consts
+    from raxlab.predict.layout import make_arrays
+    from raxlab.predict.vectorized import candidate_grid, evaluate_training
+
+    grid = candidate_grid(gpus=1024, gpus_per_node=8, global_batch=1024, vpp=(1, 2), sp=(0, 1))
+    idx = np.random.default_rng(0).integers(0, len(grid), n)
+    la = make_arrays(**{f.name: getattr(grid, f.name)[idx] for f in dataclasses.fields(grid)})
+    hc = hw_consts(hw, "bf16")
+    evaluate_training(shape, hc, la, gpus=1024, mem_bytes=hw.mem_bytes)
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        evaluate_training(shape, hc, la, gpus=1024, mem_bytes=hw.mem_bytes)
+        best = min(best, time.perf_counter() - t0)
+    return n / best
+
+
+def run() -> list[dict]:
+    hw, shape = _setup()
+    one = _scalar(hw, shape)
+    rows = [{"case": "one prediction (predict_training, llama3-70b on 1024 H100)", "value": round(one * 1e3, 3),
+             "unit": "ms (median of 300)", "pass": one <= 1e-3}]
+    for n in (10_000, 100_000):
+        rate = _vectorised(hw, shape, n)
+        rows.append({"case": f"vectorised evaluate_training, {n:,} candidates", "value": round(rate),
+                     "unit": "candidates/s", "pass": rate >= 100_000})
+    return rows
