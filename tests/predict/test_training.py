@@ -86,3 +86,16 @@ def test_fp8_is_faster_than_bf16_on_h100(llama70, h100_ib):
     fp8 = predict_training(llama70, h100_ib, lay, "fp8")
     assert fp8.step_time_s < bf16.step_time_s
     assert fp8.mfu < bf16.mfu  # MFU is against the (twice as high) fp8 peak
+
+
+def test_measured_fabric_fit_overrides_the_prior(gpt175, a100_ib):
+    from dataclasses import replace
+
+    from raxlab.predict.hardware import CommFit
+
+    lay = Layout(tp=8, pp=8, dp=4, micro_batch=1, global_batch=64, overlap_grad_reduce=False)
+    prior = _terms(gpt175, a100_ib, lay)["dp_comm"]
+    slow = replace(a100_ib, measured_inter=CommFit(alpha_s=50e-6, busbw_Bps=a100_ib.rail_bw * 0.96 / 4))
+    assert _terms(gpt175, slow, lay)["dp_comm"] > 3 * prior
+    fit = CommFit.from_collective_fit(alpha_s=1e-3, busbw_Bps=20e9, ranks=8)
+    assert fit.alpha_s == pytest.approx(1e-3 / 14)
