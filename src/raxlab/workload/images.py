@@ -72,7 +72,8 @@ class ImageFolderReader:
 
     def check_classes(self, num_classes: int | None) -> None:
         if num_classes is not None and len(self.classes) > num_classes:
-            raise RaxError(f"{self.where} has {len(self.classes)} classes ({', '.join(self.classes[:8])}...);"
+            listed = ", ".join(self.classes[:8]) + (", ..." if len(self.classes) > 8 else "")
+            raise RaxError(f"{self.where} has {len(self.classes)} classes ({listed});"
                            f" the model has {num_classes} outputs", field="data",
                            hint="set num_classes / num_labels in the model to the class count")
 

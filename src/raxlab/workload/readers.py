@@ -226,8 +226,9 @@ def _load_npy(path: Path) -> np.ndarray:
     try:
         arr = np.load(path, allow_pickle=False)
     except ValueError as exc:
-        why = "holds Python objects (pickle), which RA:X never loads" if "pickle" in str(exc) else str(exc)
-        raise RaxError(f"{path.name} {why}", field="data") from None
+        if "pickle" in str(exc):
+            raise RaxError(f"{path.name} holds Python objects (pickle), which RA:X never loads", field="data") from None
+        raise RaxError(f"cannot read {path.name} as .npy: {exc}", field="data") from None
     except (OSError, EOFError) as exc:
         raise RaxError(f"cannot read {path.name} as .npy: {exc}", field="data") from None
     if not isinstance(arr, np.ndarray) or arr.size == 0:
