@@ -34,18 +34,28 @@ def _hc(**kw):
     return SimpleNamespace(**{**base, **kw})
 
 
-def test_group_time_flat_inside_a_node_and_hierarchical_across():
+def test_pipelined_ring_by_hand():
+    # 32 ranks on 4 nodes: bandwidth = min(NVLink 200, 8 GPUs x 25 GB/s rails) = 200 GB/s;
+    # latency: 2 x 3 network steps + (62 - 6) NVLink steps
+    t = c.pipelined_ring(8e9, 32, 8, 4, 1e-6, 200e9, 1e-5, 25e9, factor=2.0)
+    assert float(t) == pytest.approx(6 * 1e-5 + 56 * 1e-6 + 2 * 31 / 32 * 8e9 / 200e9)
+
+
+def test_group_time_flat_inside_a_node_and_best_of_two_across():
     inside = c.group_time("all_reduce", 8e9, 8, 8, _hc())
     assert float(inside) == pytest.approx(2 * 7 / 8 * 8e9 / 200e9)
     across = c.group_time("all_reduce", 8e9, 32, 8, _hc())
-    assert float(across) == pytest.approx(0.13)
+    assert float(across) == pytest.approx(2 * 31 / 32 * 8e9 / 200e9)  # the ring beats 0.13 s hierarchical
+    slow_nvlink = c.group_time("all_reduce", 8e9, 32, 8, _hc(intra_bw=50e9))
+    hier = 2 * 7 / 8 * 8e9 / 50e9 + 2 * 3 / 4 * 1e9 / 25e9
+    assert float(slow_nvlink) == pytest.approx(min(hier, 2 * 31 / 32 * 8e9 / 50e9))
 
 
 def test_oversubscription_slows_only_groups_beyond_a_leaf():
     fast = float(c.group_time("all_reduce", 8e9, 32, 8, _hc(oversub=3.0, nodes_per_leaf=4)))
     slow = float(c.group_time("all_reduce", 8e9, 64, 8, _hc(oversub=3.0, nodes_per_leaf=4)))
-    assert fast == pytest.approx(0.13)  # 4 nodes fit under one leaf
-    assert slow == pytest.approx(0.07 + 2 * 7 / 8 * 1e9 / (25e9 / 3))
+    assert fast == pytest.approx(2 * 31 / 32 * 8e9 / 200e9)  # 4 nodes fit under one leaf
+    assert slow == pytest.approx(2 * 63 / 64 * 8e9 / (8 * 25e9 / 3))
 
 
 def test_latency_term_counts_ring_steps():

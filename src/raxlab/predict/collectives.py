@@ -16,6 +16,12 @@ node syncs at the same time in data/pipeline parallelism), divided by the fat-tr
 oversubscription once the group spans more nodes than one leaf switch holds. Every
 collective also pays NCCL's fixed launch latency `base` (NCCL tuning.cc, see priors.yaml).
 
+NCCL's own ring through all p ranks moves the same bytes over the rails but pipelines the
+NVLink and network hops, so its bandwidth term is the slower of the two rather than their sum
+(this is why 8×HDR DGX A100 nodes measure ~192 GB/s all-reduce busbw = 8 × 24 GB/s, NVIDIA/
+nccl issue 812); its latency has 2(N−1) network steps and the rest NVLink steps (NCCL
+tuning.cc). Across nodes the cost is the cheaper of the two algorithms, as NCCL's tuner picks.
+
 All functions take floats or numpy arrays and broadcast.
 """
 
@@ -55,6 +61,14 @@ def hierarchical_allgather(nbytes, k, nodes, a_intra, bw_intra, a_inter, bw_inte
     return ring_allgather(nbytes / k, nodes, a_inter, bw_inter) + ring_allgather(nbytes, k, a_intra, bw_intra)
 
 
+def pipelined_ring(nbytes, p, k, nodes, a_intra, bw_intra, a_inter, bw_inter, factor: float):
+    """NCCL ring over p ranks on `nodes` nodes (k per node): `factor` 2 for all-reduce, 1 for
+    all-gather/reduce-scatter; the group's k ranks per node share k per-GPU rail shares."""
+    steps, net_steps = factor * (p - 1), factor * (nodes - 1)
+    bw = np.minimum(bw_intra, k * bw_inter)
+    return net_steps * a_inter + (steps - net_steps) * a_intra + factor * (p - 1) / p * nbytes / bw
+
+
 def _inter_bw(hc, nodes):
     """Per-GPU scale-out bandwidth, tapered by oversubscription beyond one leaf."""
     spans = (np.asarray(hc.nodes_per_leaf) > 0) & (nodes > hc.nodes_per_leaf)
@@ -68,12 +82,15 @@ def group_time(kind: str, nbytes, p, k, hc):
     k = np.clip(k, 1.0, p)
     nodes = np.ceil(p / k)
     bw_inter = np.maximum(_inter_bw(hc, nodes), 1e-30)  # no rails: single node only (layout check)
+    links = (hc.alpha_intra, hc.intra_bw, hc.alpha_inter, bw_inter)
     if kind == "all_reduce":
         flat = ring_allreduce(nbytes, p, hc.alpha_intra, hc.intra_bw)
-        hier = hierarchical_allreduce(nbytes, k, nodes, hc.alpha_intra, hc.intra_bw, hc.alpha_inter, bw_inter)
+        hier = np.minimum(hierarchical_allreduce(nbytes, k, nodes, *links),
+                          pipelined_ring(nbytes, p, k, nodes, *links, factor=2.0))
     elif kind in ("all_gather", "reduce_scatter"):
         flat = ring_allgather(nbytes, p, hc.alpha_intra, hc.intra_bw)
-        hier = hierarchical_allgather(nbytes, k, nodes, hc.alpha_intra, hc.intra_bw, hc.alpha_inter, bw_inter)
+        hier = np.minimum(hierarchical_allgather(nbytes, k, nodes, *links),
+                          pipelined_ring(nbytes, p, k, nodes, *links, factor=1.0))
     else:
         raise ValueError(f"unknown collective {kind!r}")
     t = np.where(nodes > 1, hier, flat)

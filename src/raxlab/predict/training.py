@@ -81,20 +81,21 @@ def _pp_p2p(shape, la, hc, m):
 def _dp_exposed(shape, la, hc, params_gpu, m, bwd_window, t_stage):
     """(exposed DP gradient sync, exposed FSDP/ZeRO-3 traffic) per step."""
     k = np.clip(hc.g / la.tp, 1.0, la.dp)  # DP peers sharing a node (TP ranks are adjacent)
-    grad = params_gpu * la.grad_bytes
-    t_ar = group_time("all_reduce", grad, la.dp, k, hc)
-    last = group_time("all_reduce", np.minimum(grad, DDP_BUCKET_BYTES), la.dp, k, hc)
-    overlapped = np.maximum(t_ar - bwd_window, 0.0) + last
-    dp = np.where(la.zero >= 3, 0.0, np.where(la.overlap > 0, np.minimum(overlapped, t_ar), t_ar))
-    layer_w = shape.layer_params / la.tp
-    head_w = shape.embedding_params / la.tp
-    ag = lambda n: group_time("all_gather", n, la.dp, k, hc)  # noqa: E731 - one-line helper
-    rs = lambda n: group_time("reduce_scatter", n, la.dp, k, hc)  # noqa: E731
-    gb = la.gather_bytes
-    per_mb = (shape.layers * (2 * ag(layer_w * gb) + rs(layer_w * la.grad_bytes))
-              + 2 * ag(head_w * gb) + rs(head_w * la.grad_bytes))
-    exposed = np.maximum(per_mb - t_stage, 0.0) + ag(layer_w * gb)
-    fsdp = np.where(la.zero >= 3, m * exposed, 0.0)
+    zero3 = la.zero >= 3
+    dp = fsdp = 0.0 * m
+    if not np.all(zero3):  # skipped when no candidate needs it: the scalar path stays < 1 ms
+        grad = params_gpu * la.grad_bytes
+        t_ar = group_time("all_reduce", grad, la.dp, k, hc)
+        last = group_time("all_reduce", np.minimum(grad, DDP_BUCKET_BYTES), la.dp, k, hc)
+        overlapped = np.maximum(t_ar - bwd_window, 0.0) + last
+        dp = np.where(zero3, 0.0, np.where(la.overlap > 0, np.minimum(overlapped, t_ar), t_ar))
+    if np.any(zero3):
+        layer_w, head_w = shape.layer_params / la.tp, shape.embedding_params / la.tp
+        ag_layer = group_time("all_gather", layer_w * la.gather_bytes, la.dp, k, hc)
+        per_mb = (shape.layers * (2 * ag_layer + group_time("reduce_scatter", layer_w * la.grad_bytes, la.dp, k, hc))
+                  + 2 * group_time("all_gather", head_w * la.gather_bytes, la.dp, k, hc)
+                  + group_time("reduce_scatter", head_w * la.grad_bytes, la.dp, k, hc))
+        fsdp = np.where(zero3, m * (np.maximum(per_mb - t_stage, 0.0) + ag_layer), 0.0)
     return dp, fsdp
 
 
