@@ -172,3 +172,15 @@ def test_model_that_cannot_run_on_meta_is_traced_on_cpu(tmp_path, write_spec):
     c = build_card(load_workload(str(spec)))
     assert c.trace["device"] == "cpu" and any("traced on CPU" in n for n in c.notes)
     assert c.fwd_flops_per_sample == 2 * 4 * 2 and math.isfinite(c.decode_s_per_sample)
+
+
+def test_hf_vision_config_card_matches_flopcountermode(write_spec):
+    vit = {"model_type": "vit", "hidden_size": 64, "num_hidden_layers": 4, "num_attention_heads": 4,
+           "intermediate_size": 128, "image_size": 32, "patch_size": 8, "num_labels": 4}
+    wl = load_workload(str(write_spec(model=vit, data="shapes", image_size=32)))
+    c = build_card(wl)
+    assert wl.kind == "vision" and c.trace["layers"] == [1, 2]
+    assert c.flops_by_class["conv"] > 0 and c.flops_by_class["attention"] > 0  # patch embedding, QK^T/PV
+    with FlopCounterMode(display=False) as fc:
+        wl.loss(wl.build_model(), wl.make_batch(3)).backward()
+    assert fc.get_total_flops() == c.train_flops_fixed + 3 * c.train_flops_per_sample

@@ -250,6 +250,7 @@ def _standard_notes(workload, dtype: torch.dtype) -> list[str]:
         " on memory traffic (fused kernels such as flash attention move far less)",
         f"bytes traced in {str(dtype).removeprefix('torch.')} ({itemsize} B/element); scale by element size"
         " for other precisions",
+        "activation_bytes: unique storages saved for backward (saved_tensors_hooks), parameters excluded",
         "optimizer_state_bytes: Adam, 2 fp32 states per trainable parameter (analytic)",
         "decode_s_per_sample: measured on this host",
     ]
