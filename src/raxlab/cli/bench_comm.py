@@ -27,8 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--transport", default="gloo", help="gloo | nccl | nccl-ib | nccl-socket (default gloo)")
     add_sweep_arguments(p)
     p.add_argument("--emulate", metavar="RATE", default=None,
-                   help="root: one rank per network namespace over links shaped to RATE (e.g. 1gbit); "
-                        "rate only, latency is not emulated")
+                   help="root: one rank per network namespace over links shaped to RATE (e.g. 1gbit, or "
+                        "'unshaped' for the host's ceiling); rate only, latency is not emulated")
     p.add_argument("--mtu", type=int, default=None, help="MTU of emulated links (default 9000)")
     p.add_argument("--ifname", default=None, help="interface for gloo/NCCL sockets (default lo locally)")
     p.add_argument("--gid-index", type=int, default=None, help="RoCE GID index for the nccl arms")

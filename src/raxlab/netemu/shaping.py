@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from raxlab.errors import RaxError
 
 _UNITS = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
-_RATE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:bit|bit/s|b/s)?\s*$", re.IGNORECASE)
+_RATE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:bit(?:/s)?)?\s*$", re.IGNORECASE)
 MIN_BURST_B = 128 * 1024  # two 64 KiB GSO packets
 BURST_S = 1e-3
 QUEUE_S = 25e-3

@@ -27,6 +27,7 @@ from raxlab.measure.comm.record import RUN_KIND, Recorder
 from raxlab.store import Store
 
 WORKER = "raxlab.measure.comm.worker"
+UNSHAPED = "unshaped"  # --emulate unshaped: namespaces and veths without tbf (the host's ceiling)
 
 
 @dataclass
@@ -80,7 +81,8 @@ def _place(stack: contextlib.ExitStack, ranks: int, emulate: str | None, mtu: in
 
     netemu.require_netemu()
     netemu.sweep_stale()
-    fab = stack.enter_context(netemu.build_fabric(ranks, emulate, mtu=mtu or DEFAULT_MTU))
+    rate = None if emulate == UNSHAPED else emulate
+    fab = stack.enter_context(netemu.build_fabric(ranks, rate, mtu=mtu or DEFAULT_MTU))
     return Placement(fab, fab.ifname, "netns")
 
 

@@ -228,6 +228,9 @@ class _Session:
                 if r.exit_at is None and r.proc.poll() is not None:
                     r.exit_at = time.perf_counter()
             time.sleep(0.02)
+        stopped = [r for r in self.procs if r.exit_at is None and _state(r.proc.pid) in ("T", "t")]
+        if stopped:  # the failing ranks only timed out waiting for a stopped peer
+            raise _hang(self.procs, self.counters, self.what, self.spec.timeout_s)
         raise _culprit(self.procs, self.what)
 
     def _watchdog(self) -> None:
@@ -286,7 +289,8 @@ def _state(pid: int) -> str:
 def _hang(procs: list[_Rank], counters: bytes, what: str, limit: float) -> RankFailure:
     """Name the rank that holds the others up: a stopped one, else the one behind."""
     stopped = [r.rank for r in procs if _state(r.proc.pid) in ("T", "t")]
-    entered = [int.from_bytes(counters[i * SLOT:i * SLOT + 8], "little") for i in range(len(procs))]
+    entered = [int.from_bytes(counters[i * SLOT:i * SLOT + 8], "little") for i in range(len(procs))
+               if len(counters) >= (i + 1) * SLOT]
     if stopped:
         who, why = stopped[0], "is stopped (SIGSTOP/SIGTSTP)"
     elif len(set(entered)) > 1:

@@ -143,14 +143,16 @@ def init_distributed(backend: str, timeout_s: float) -> RankContext:
 
     rank, world = _env_int("RANK"), _env_int("WORLD_SIZE")
     local = int(os.environ.get("LOCAL_RANK", rank))
-    timeout = datetime.timedelta(seconds=timeout_s)
+    torchrun = LAUNCH_ENV not in os.environ
+    # Under rax the parent watches progress and names a hung rank after timeout_s, so
+    # the process group's own timeout (which cannot tell who hung) is only a backstop.
+    timeout = datetime.timedelta(seconds=timeout_s if torchrun else 2 * timeout_s + 10)
     device = torch.device("cpu")
     kwargs: dict = {}
     if backend == "nccl":
         device = torch.device("cuda", local)
         torch.cuda.set_device(device)
         kwargs["device_id"] = device  # eager init: NCCL logs its transport before the first op
-    torchrun = LAUNCH_ENV not in os.environ
     if torchrun:
         dist.init_process_group(backend, init_method="env://", timeout=timeout, **kwargs)
     else:

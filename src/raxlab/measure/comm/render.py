@@ -68,6 +68,8 @@ def write_summary(out: TextIO, fits: list[dict], link_GBps: float | None = None)
 def title_for(transport: str, emulate: str | None = None, mtu: int | None = None,
               ifname: str | None = None) -> str:
     """'gloo via lo' or 'gloo over emulated 1gbit links (tbf, MTU 9000; latency not emulated)'."""
+    if emulate == "unshaped":
+        return f"{transport} over unshaped veth links (the host's ceiling)"
     if emulate:
         return f"{transport} over emulated {emulate} links (tbf, MTU {mtu}; latency not emulated: no netem)"
     return f"{transport} via {ifname}" if ifname else transport
