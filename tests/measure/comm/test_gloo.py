@@ -1,5 +1,10 @@
 """Real runs over localhost gloo: correctness, bandwidth definitions, storage, binding."""
 
+import json
+import subprocess
+import sys
+import time
+
 import psutil
 import pytest
 import torch
@@ -50,8 +55,6 @@ def test_every_collective_and_dtype_is_exact_on_sizes_not_multiple_of_ranks(tmp_
 
 
 def test_cli_json_rows_and_table(tmp_path, capsys):
-    import json
-
     db = str(tmp_path / "c.db")
     base = ["bench", "comm", "--ranks", "2", "--collectives", "all_reduce,send_recv", "-b", "1K", "-e", "64K",
             "-f", "8", "--iters", "3", "--warmup", "1", "--store", db]
@@ -65,3 +68,29 @@ def test_cli_json_rows_and_table(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "#wrong" in text and "busbw" in text and "alpha(us)" in text and "peak busbw" in text
     assert len(Store(db).list_runs()) == 2
+
+
+def test_torchrun_launch_and_the_documented_worker_entry_point(tmp_path, capsys):
+    db = str(tmp_path / "t.db")
+    sweep = ["--collectives", "all_reduce", "-b", "1K", "-e", "64K", "-f", "64", "--iters", "2", "--warmup", "1"]
+    torchrun = ["--standalone", "--nproc-per-node", "2"]
+    assert main(["bench", "comm", *sweep, "--store", db, "--json", "--torchrun", "--", *torchrun]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["params"]["launcher"] == "torchrun" and [r["ranks"] for r in out["rows"]] == [2, 2]
+    # torchrun ... -m raxlab.measure.comm.worker --store: rank 0 writes the store itself
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", *torchrun, "-m", "raxlab.measure.comm.worker",
+                    *sweep, "--store", db], check=True, capture_output=True, timeout=120)
+    runs = Store(db).list_runs()
+    assert [r["status"] for r in runs] == ["complete", "complete"] and [r["n_points"] for r in runs] == [2, 2]
+
+
+def test_nccl_arms_fail_early_on_a_cpu_machine(capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA; the NCCL arms can run here")
+    t0 = time.perf_counter()
+    assert main(["bench", "comm", "--transport", "nccl-ib", "--ranks", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "nccl-ib needs CUDA GPUs and NCCL" in err
+    assert time.perf_counter() - t0 < 5
+    assert main(["bench", "comm", "--transport", "rdma"]) == 2
+    assert "unknown transport 'rdma'" in capsys.readouterr().err

@@ -88,6 +88,7 @@ def _place(stack: contextlib.ExitStack, ranks: int, emulate: str | None, mtu: in
 
 def _params(sweep, ranks, arm, place, env, emulate, torchrun_args) -> dict:
     fab = place.fabric
+    ranks = None if torchrun_args is not None else ranks  # torchrun decides; the rows say how many
     return {**sweep.to_dict(), "ranks": ranks, "arm": arm.about, "launcher": place.launcher,
             "ifname": place.ifname, "env": env, "emulate": emulate,
             "fabric": fab.describe() if fab is not None else None, "torchrun_args": torchrun_args}
