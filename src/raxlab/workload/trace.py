@@ -100,6 +100,9 @@ class StepCounts:
     optimizer_bytes: int = 0
     activation_bytes: int = 0
     gradient_bytes: int = 0
+    params: int = 0
+    trainable_params: int = 0
+    weight_bytes: int = 0
 
 
 class _Counter(TorchDispatchMode):
@@ -206,6 +209,10 @@ def trace_step(workload, model: torch.nn.Module, batch: dict[str, torch.Tensor],
             h.remove()
     counts.activation_bytes = saved.total
     counts.gradient_bytes = _nbytes(p.grad for p in params if p.grad is not None)
+    uniq = list(model.parameters())  # parameters() de-duplicates tied weights
+    counts.params = sum(p.numel() for p in uniq)
+    counts.trainable_params = sum(p.numel() for p in params)
+    counts.weight_bytes = _nbytes(uniq)
     return counts
 
 
