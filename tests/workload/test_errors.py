@@ -100,10 +100,15 @@ def test_too_many_classes_for_model(rax, tmp_path, write_spec):
     _check(rax, ["card", spec], "data:", "2 classes", "1 outputs")
 
 
-def test_truncated_png(rax, tmp_path, write_spec):
+@pytest.mark.parametrize("keep", [30, 0.6])  # header cut short; pixel data cut short
+def test_truncated_png(rax, tmp_path, write_spec, keep):
+    from PIL import Image
+
     _gray_images(tmp_path / "imgs")
     png = tmp_path / "imgs" / "a" / "0.png"
-    png.write_bytes(png.read_bytes()[:30])
+    Image.effect_noise((64, 64), 60).save(png)  # noise: the pixel data does not compress away
+    raw = png.read_bytes()
+    png.write_bytes(raw[:keep if isinstance(keep, int) else int(len(raw) * keep)])
     spec = write_spec(model="small-cnn", model_args={"num_classes": 2, "in_channels": 1}, data="imgs")
     _check(rax, ["card", spec], "data: cannot decode image 0.png")
 

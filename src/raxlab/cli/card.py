@@ -38,12 +38,21 @@ def si(value, unit: str = "") -> str:
     return f"{value:.3g} {unit}".rstrip()
 
 
+def count(n: int) -> str:
+    """Parameter counts the way model cards write them: 8.03 B, 1.7 M."""
+    for div, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if n >= div:
+            return f"{n / div:.3g} {suffix}"
+    return str(n)
+
+
 def _render(card: dict) -> None:
     from rich.table import Table
 
     out = console()
-    head = Table(title=f"workload card: {card['name']}  ({card['kind']}, {card['task']}, {card['model']})",
-                 show_header=False)
+    out.print(f"[bold]workload card: {card['name']}[/bold]  ({card['kind']}, {card['task']}, {card['model']}"
+              f"{', meta-only' if card['meta_only'] else ''})")
+    head = Table(show_header=False)
     head.add_column("what")
     head.add_column("value", justify="right")
     for label, value in _summary_rows(card):
@@ -61,7 +70,7 @@ def _render(card: dict) -> None:
 
 def _summary_rows(card: dict) -> list[tuple[str, str]]:
     return [
-        ("parameters (trainable)", f"{si(card['params'])} ({si(card['trainable_params'])})"),
+        ("parameters (trainable)", f"{count(card['params'])} ({count(card['trainable_params'])})"),
         ("train FLOPs / sample (fwd+bwd)", si(card["train_flops_per_sample"], "FLOP")),
         ("forward FLOPs / sample", si(card["fwd_flops_per_sample"], "FLOP")),
         ("activations saved / sample", si(card["activation_bytes_per_sample"], "B")),

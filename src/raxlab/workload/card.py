@@ -38,6 +38,7 @@ from raxlab.workload.trace import StepCounts, trace_step
 SCHEMA_VERSION = 1
 ADAM_STATE_BYTES_PER_PARAM = 8  # exp_avg + exp_avg_sq, fp32 each (Kingma & Ba 2015; DESIGN.md memory)
 EXTRAPOLATE_MIN_LAYERS = 3
+CPU_FALLBACK_MAX_WEIGHT_BYTES = 2 * 2**30  # a real trace holds weights + grads + 2 Adam states: ~4x
 BATCHES = (2, 3)  # consecutive, so per-sample = m(3) - m(2) stays an exact integer
 
 
@@ -147,8 +148,9 @@ def _traced(workload, dtype: torch.dtype, depths: list[int | None]) -> tuple[dic
         return _trace_grid(workload, "meta", dtype, depths), "meta", []
     except (RuntimeError, NotImplementedError) as exc:
         why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if workload.meta_only:
-            raise RaxError(f"cannot trace {workload.name} on meta tensors: {why}", field="model") from exc
+        if workload.meta_only or _too_big_for_cpu(workload, dtype):
+            raise RaxError(f"cannot trace {workload.name} on meta tensors ({why}) and it is too large"
+                           " (or meta_only) to trace on the CPU", field="model") from exc
     try:
         grid = _trace_grid(workload, "cpu", dtype, depths)
     except (RuntimeError, ValueError) as exc:
@@ -157,6 +159,14 @@ def _traced(workload, dtype: torch.dtype, depths: list[int | None]) -> tuple[dic
         first = str(exc).strip().splitlines()[0]
         raise RaxError(f"the sample does not fit the model: {first}", field="data") from exc
     return grid, "cpu", [f"traced on CPU with real tensors (the model does not run on meta: {why})"]
+
+
+def _too_big_for_cpu(workload, dtype: torch.dtype) -> bool:
+    try:
+        model = workload.build_model("meta", dtype)
+    except Exception:  # cannot even build on meta: size unknown, let the CPU attempt say why
+        return False
+    return sum(p.numel() * p.element_size() for p in model.parameters()) > CPU_FALLBACK_MAX_WEIGHT_BYTES
 
 
 def _layer_plan(workload, dtype: torch.dtype) -> tuple[list[int | None], list[str]]:
