@@ -25,6 +25,7 @@ from typing import Any, Callable
 from raxlab.errors import RaxError
 
 _CTX = None
+_PRELOAD = ["torch", "raxlab.measure.isolate"]
 
 
 class Unsupported(Exception):
@@ -40,11 +41,20 @@ class Outcome:
     exitcode: int | None = None
 
 
+def preload(*modules: str) -> None:
+    """Modules the forkserver imports once, before the first child (e.g. transformers).
+
+    Only effective before the first point runs; later calls are ignored."""
+    for m in modules:
+        if m not in _PRELOAD:
+            _PRELOAD.append(m)
+
+
 def _context():
     global _CTX
     if _CTX is None:
         _CTX = mp.get_context("forkserver")
-        _CTX.set_forkserver_preload(["torch", "raxlab.measure.isolate"])
+        _CTX.set_forkserver_preload(list(_PRELOAD))
     return _CTX
 
 
@@ -59,7 +69,9 @@ def _classify(exc: BaseException) -> str:
     name = type(exc).__name__
     if isinstance(exc, Unsupported):
         return "unsupported"
-    if isinstance(exc, MemoryError) or name == "OutOfMemoryError" or "out of memory" in str(exc).lower():
+    text = str(exc).lower()
+    if isinstance(exc, MemoryError) or name == "OutOfMemoryError" or "out of memory" in text \
+            or "can't allocate memory" in text:  # the CPU allocator's wording
         return "oom"
     return "failed"
 

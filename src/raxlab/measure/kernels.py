@@ -142,9 +142,11 @@ def run_kernel_point(p: KernelPoint, policy: Policy) -> dict:
     return out
 
 
-def default_points(device: str, precisions: list[str]) -> list[KernelPoint]:
+def default_points(device: str, precisions: list[str], gemm_only: bool = False) -> list[KernelPoint]:
     key = "cuda" if device.startswith("cuda") else "cpu"
     pts = [KernelPoint("gemm", device, prec, shape) for prec in precisions for shape in GEMM_SHAPES[key]]
+    if gemm_only:
+        return pts
     pts += [KernelPoint("stream_copy", device), KernelPoint("stream_triad", device)]
     pts += [KernelPoint(k, device, pinned=pin) for k in ("h2d", "d2h") for pin in (True, False)]
     return pts
@@ -168,7 +170,7 @@ def cpu_theoretical_peak(fp: dict) -> dict | None:
 
 
 def sweep(session, device: str, precisions: list[str], policy: Policy,
-          point_timeout_s: float, slow_s: float = 2.0) -> list[dict]:
+          point_timeout_s: float, slow_s: float = 2.0, gemm_only: bool = False) -> list[dict]:
     """Measure the default kernel points; within a dtype, shapes grow, and once one
     GEMM takes longer than `slow_s` per op the larger ones are skipped (recorded)."""
     from raxlab.measure.session import Job
@@ -176,7 +178,7 @@ def sweep(session, device: str, precisions: list[str], policy: Policy,
     from raxlab.measure.isolate import Outcome
 
     rows, too_slow, unsupported = [], set(), {}
-    for p in default_points(device, precisions):
+    for p in default_points(device, precisions, gemm_only):
         job = Job("kernel", p.name, run_kernel_point, (p, policy),
                   params={"kind": p.kind, "precision": p.precision, "shape": p.shape,
                           "pinned": p.pinned, "device": device}, timeout_s=point_timeout_s)

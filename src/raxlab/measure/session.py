@@ -61,10 +61,15 @@ class Session:
         self.store.finish_run(self.run_id, status, summary=self.summary())
         return False
 
-    def run(self, job: Job) -> Outcome:
-        """Measure one point in a child process and store it before returning."""
+    def run(self, job: Job, post: Callable[[Outcome], Outcome] | None = None) -> Outcome:
+        """Measure one point in a child process and store it before returning.
+
+        `post` may derive fields or re-classify the outcome (e.g. a diverged loss)
+        before it is written."""
         self._describe(job.name)
         out = run_isolated(job.fn, *job.args, timeout_s=job.timeout_s)
+        if post is not None:
+            out = post(out)
         self.record(job, out)
         return out
 
