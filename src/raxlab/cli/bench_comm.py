@@ -23,7 +23,8 @@ ORDER = 40
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from raxlab.measure.comm.options import add_sweep_arguments
 
-    p.add_argument("--ranks", type=int, default=2, help="local rank processes (default 2)")
+    p.add_argument("--ranks", type=int, default=2,
+                   help="rank processes on this machine, one per namespace with --emulate (default 2)")
     p.add_argument("--transport", default="gloo", help="gloo | nccl | nccl-ib | nccl-socket (default gloo)")
     add_sweep_arguments(p)
     p.add_argument("--emulate", metavar="RATE", default=None,
@@ -37,6 +38,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("torchrun_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     add_json(p)
     add_store(p)
+    p.epilog = ("On a cluster, run the worker under torchrun or srun directly, with the same sweep flags: "
+                "torchrun --nnodes N --nproc-per-node G --rdzv-backend c10d --rdzv-endpoint HOST:PORT "
+                "-m raxlab.measure.comm.worker --transport nccl-ib -e 1G --store PATH (rank 0 stores). "
+                "busbw follows nccl-tests (GB/s = 1e9 B/s); time is the median of the slowest rank per iteration.")
 
 
 def _torchrun_args(args) -> list[str] | None:

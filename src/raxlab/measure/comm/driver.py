@@ -24,6 +24,7 @@ from raxlab.measure.comm import transports
 from raxlab.measure.comm.launch import LaunchSpec, RankFailure, launch
 from raxlab.measure.comm.options import SweepOptions
 from raxlab.measure.comm.record import RUN_KIND, Recorder
+from raxlab.netemu.cleanup import terminate_as_interrupt
 from raxlab.store import Store
 
 WORKER = "raxlab.measure.comm.worker"
@@ -106,6 +107,7 @@ def run_comm(sweep: SweepOptions, *, ranks: int = 2, emulate: str | None = None,
         transports.require_available(arm, ranks)
     db = store if isinstance(store, Store) else Store(store)
     with contextlib.ExitStack() as stack:
+        stack.enter_context(terminate_as_interrupt())  # SIGTERM unwinds: ranks killed, fabric removed
         place = _place(stack, ranks, emulate, mtu, ifname, torchrun_args)
         log_dir = tempfile.mkdtemp(prefix="rax-comm-")
         stack.callback(shutil.rmtree, log_dir, ignore_errors=True)

@@ -87,6 +87,7 @@ class _Rank:
     exit_at: float | None = None
     error: str | None = None
     error_rank: int | None = None  # the rank an error event came from (differs under torchrun)
+    err_path: Path | None = None
 
     @property
     def label(self) -> str:
@@ -147,10 +148,12 @@ class _Session:
             argv = [spec.python, "-m", "torch.distributed.run", *spec.torchrun_args, "-m", spec.module, *spec.args]
             env = {**os.environ, **spec.env, "PYTHONUNBUFFERED": "1"}
             rank = -1
-        with open(self.log_dir / f"rank{max(rank, 0)}.err", "wb") as err:
+        err_path = self.log_dir / f"rank{max(rank, 0)}.err"
+        with open(err_path, "wb") as err:
             proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
                                     env=env, start_new_session=True)
-        r = _Rank(rank, proc, threading.Thread(target=self._read, args=(len(self.procs), proc), daemon=True))
+        r = _Rank(rank, proc, threading.Thread(target=self._read, args=(len(self.procs), proc), daemon=True),
+                  err_path=err_path)
         self.procs.append(r)
         r.reader.start()
 
@@ -275,8 +278,13 @@ def _culprit(procs: list[_Rank], what: str) -> RankFailure:
 
 
 def _last_err(r: _Rank) -> str:
-    lines = list(r.tail)
-    return lines[-1][:300] if lines else "no output (see its stderr)"
+    """The rank's last words: the end of its stderr (a traceback's last line), else stdout."""
+    try:
+        lines = [ln for ln in r.err_path.read_text(errors="replace").splitlines() if ln.strip()]
+    except (OSError, AttributeError):
+        lines = []
+    lines = lines or list(r.tail)
+    return lines[-1].strip()[:300] if lines else "no output"
 
 
 def _state(pid: int) -> str:

@@ -136,11 +136,19 @@ def _bound_store(rank: int, world: int, timeout: datetime.timedelta):
     return store
 
 
+def env_from_slurm() -> None:
+    """Plain `srun python -m ...`: take the rank variables from Slurm (MASTER_ADDR/PORT from the user)."""
+    if "RANK" not in os.environ and "SLURM_PROCID" in os.environ:
+        os.environ.update({"RANK": os.environ["SLURM_PROCID"], "WORLD_SIZE": os.environ.get("SLURM_NTASKS", "1"),
+                           "LOCAL_RANK": os.environ.get("SLURM_LOCALID", "0")})
+
+
 def init_distributed(backend: str, timeout_s: float) -> RankContext:
-    """Join the process group described by the environment (rax launcher or torchrun)."""
+    """Join the process group described by the environment (rax launcher, torchrun or srun)."""
     import torch
     import torch.distributed as dist
 
+    env_from_slurm()
     rank, world = _env_int("RANK"), _env_int("WORLD_SIZE")
     local = int(os.environ.get("LOCAL_RANK", rank))
     torchrun = LAUNCH_ENV not in os.environ

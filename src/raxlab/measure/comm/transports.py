@@ -93,6 +93,8 @@ def nccl_log_path(log_dir: str, rank: int) -> Path:
 
 
 def read_rank_log(log_dir: str | None, rank: int) -> NcclTransport | None:
+    # Reading while NCCL runs is safe: NCCL opens NCCL_DEBUG_FILE line-buffered
+    # (src/debug.cc `setlinebuf(file)`, unbuffered in 2.1x), so every line is on disk.
     if not log_dir:
         return None
     path = nccl_log_path(log_dir, rank)

@@ -1,7 +1,8 @@
 """Worker entry point of the comm benchmark: one process per rank.
 
-`rax bench comm` starts it on every rank. On a cluster run it under torchrun or srun
-(rank 0 then writes the results to the store itself):
+`rax bench comm` starts it on every rank. On a cluster run it under torchrun, or under
+plain srun with MASTER_ADDR/MASTER_PORT exported (RANK, WORLD_SIZE and LOCAL_RANK then
+come from SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID); rank 0 writes the store itself:
 
     torchrun --nnodes 2 --nproc-per-node 8 --rdzv-backend c10d --rdzv-endpoint HOST:29400 \\
         -m raxlab.measure.comm.worker --transport nccl-ib -b 8 -e 1G --store /shared/rax.db
@@ -20,7 +21,7 @@ import tempfile
 
 from raxlab.measure.comm import transports
 from raxlab.measure.comm.options import SweepOptions, add_sweep_arguments, sweep_from_args
-from raxlab.measure.comm.rank import RankContext, emit, init_distributed, worker_main
+from raxlab.measure.comm.rank import RankContext, emit, env_from_slurm, init_distributed, worker_main
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,6 +83,7 @@ def _make_sink(ctx: RankContext, args, opts: SweepOptions):
 
 
 def run(args) -> None:
+    env_from_slurm()  # before the per-rank NCCL log name is chosen
     opts = sweep_from_args(args, args.transport)
     arm = transports.get_arm(opts.transport)
     log_dir = _apply_arm_env(arm, args)
