@@ -63,6 +63,7 @@ class ServerSpec(Spec):
     cpu_cores: Q
     host_mem_gib: Q
     power_w: Q  # system maximum
+    rack_units: Q | None = None  # chassis height (U), for rack-space caps
     price_usd: Q | None = None  # complete, with its named accelerators and included NICs
     price_no_gpu_usd: Q  # the same server without accelerators
 
