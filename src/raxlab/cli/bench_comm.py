@@ -33,6 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mtu", type=int, default=None, help="MTU of emulated links (default 9000)")
     p.add_argument("--ifname", default=None, help="interface for gloo/NCCL sockets (default lo locally)")
     p.add_argument("--gid-index", type=int, default=None, help="RoCE GID index for the nccl arms")
+    p.add_argument("--master-port", type=int, default=0,
+                   help="rendezvous port on rank 0's address (default 0: an ephemeral port)")
     p.add_argument("--torchrun", action="store_true",
                    help="run under torchrun; the arguments after -- go to torchrun (run it on every node)")
     p.add_argument("torchrun_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -66,7 +68,8 @@ def run(args) -> int:
     writer = None if args.json else TableWriter(sys.stdout, title_for(args.transport, args.emulate, mtu, ifname))
     on_event = (lambda ev: writer.row(ev["row"]) if ev.get("ev") == "row" else None) if writer else None
     result = run_comm(sweep, ranks=args.ranks, emulate=args.emulate, mtu=args.mtu, ifname=args.ifname,
-                      gid_index=args.gid_index, torchrun_args=torchrun_args, store=args.store,
+                      gid_index=args.gid_index, torchrun_args=torchrun_args, master_port=args.master_port,
+                      store=args.store,
                       on_event=on_event)
     link = (result.params.get("fabric") or {}).get("shaping") or {}
     emit(args, result.to_dict(), lambda r: _render(r, link.get("rate_GBps")))

@@ -97,7 +97,8 @@ def _params(sweep, ranks, arm, place, env, emulate, torchrun_args) -> dict:
 
 def run_comm(sweep: SweepOptions, *, ranks: int = 2, emulate: str | None = None, mtu: int | None = None,
              ifname: str | None = None, gid_index: int | None = None, torchrun_args: list[str] | None = None,
-             store: Store | str | None = None, on_event: Callable[[dict], None] | None = None) -> CommRun:
+             master_port: int = 0, store: Store | str | None = None,
+             on_event: Callable[[dict], None] | None = None) -> CommRun:
     """Run the sweep on `ranks` ranks and store it; raises RaxError (one line) on failure."""
     arm = transports.get_arm(sweep.transport)
     if ranks < 1:
@@ -119,7 +120,7 @@ def run_comm(sweep: SweepOptions, *, ranks: int = 2, emulate: str | None = None,
 
         db.add_fingerprint(run_id, fingerprint(), role="host")
         spec = LaunchSpec(WORKER, _worker_args(sweep, place, gid_index), ranks=ranks, env=env,
-                          fabric=place.fabric, timeout_s=sweep.timeout_s,
+                          fabric=place.fabric, timeout_s=sweep.timeout_s, master_port=master_port,
                           setup_timeout_s=max(120.0, sweep.timeout_s), torchrun_args=torchrun_args)
         return _execute(db, run_id, spec, params, on_event)
 
