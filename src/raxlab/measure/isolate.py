@@ -96,7 +96,8 @@ def run_isolated(fn: Callable, *args, timeout_s: float = 600.0, **kwargs) -> Out
     """Run `fn(*args, **kwargs)` in a child; never raises for the child's failures."""
     ctx = _context()
     recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(send, fn, args, kwargs), daemon=True)
+    # not daemonic: a point may start its own workers (DataLoader); PDEATHSIG still ties it to us
+    proc = ctx.Process(target=_child, args=(send, fn, args, kwargs), daemon=False)
     proc.start()  # blocks until forked: the forkserver's one-off torch import is not billed
     t0 = time.perf_counter()
     send.close()

@@ -1,0 +1,48 @@
+"""`rax bench io WORKLOAD`: DataLoader throughput from the data sample at 0, 1, 2, ... workers."""
+
+from raxlab.cli.common import add_json, add_store, add_workload, console, emit
+
+COMMAND = ("bench", "io")
+HELP = "measure data-loading throughput from the workload's data sample"
+ORDER = 22
+
+
+def add_arguments(p):
+    add_workload(p)
+    p.add_argument("--batch", type=int, default=None, help="loader batch size (default: the spec's micro_batch)")
+    p.add_argument("--max-workers", type=int, default=None, help="largest worker count (default: usable cores)")
+    p.add_argument("--seconds", type=float, default=3.0, help="timed iteration per worker count (default 3)")
+    p.add_argument("--compare-run", metavar="RUN", default=None,
+                   help="compute run to compare with (default: the latest compute run of this workload)")
+    add_json(p)
+    add_store(p)
+
+
+def run(args) -> int:
+    from raxlab.measure.io_cli import run_io
+
+    emit(args, run_io(args), _render)
+    return 0
+
+
+def _render(d):
+    from rich.table import Table
+
+    t = Table(title=f"data loading: {d['workload']} (measured here, run {d['run_id']})")
+    for c in ("workers", "status", "samples/s", "MB/s", "batch p50", "start-up", "note"):
+        t.add_column(c)
+    for r in d["points"]:
+        t.add_row(str(r["workers"]), r["status"], _n(r.get("samples_per_s")), _n(r.get("mbytes_per_s")),
+                  _ms(r.get("batch_median_s")), _ms(r.get("startup_s")), (r.get("note") or "")[:90])
+    con = console()
+    con.print(t)
+    con.print(f"step to feed: {d['step_basis']}")
+    con.print(f"verdict: {d['starvation']['verdict']} - {d['starvation']['sentence']}")
+
+
+def _n(v):
+    return "N/A" if v is None else f"{v:.4g}"
+
+
+def _ms(v):
+    return "N/A" if v is None else f"{v * 1e3:.3g} ms"
