@@ -1,0 +1,251 @@
+"""`rax plan WORKLOAD`: the purchase guideline — what to buy, how many, which network and
+precision, what it costs and why — from the workload card, its targets, the catalogue and the
+measurements of stored runs (`--run`, repeatable)."""
+
+from raxlab.cli._catalog import add_catalog_override, load
+from raxlab.cli.common import add_json, add_store, add_workload, console, emit
+
+COMMAND = "plan"
+HELP = "recommend what to buy for a workload's targets: GPUs, nodes, fabric, precision, cost, verdicts"
+ORDER = 45
+
+
+def add_arguments(p):
+    add_workload(p)
+    p.add_argument("--run", action="append", default=[], metavar="RUN",
+                   help="stored run whose measurements to use (comm fits, compute calibration, A/B); repeatable")
+    p.add_argument("--target", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a target of the workload, e.g. deadline_days=30 or budget_usd=5e6; repeatable")
+    p.add_argument("--measured-fabric", metavar="FABRIC",
+                   help="catalogue fabric the --run comm measurement ran on (e.g. roce-200), to apply its fit")
+    p.add_argument("--measured-rails", type=int, metavar="N", help="NIC rails per node in that measurement (default 1)")
+    s = p.add_argument_group("search space (default: everything in the catalogue)")
+    s.add_argument("--accelerators", help="comma list of accelerators to consider")
+    s.add_argument("--servers", help="comma list of server designs to consider")
+    s.add_argument("--fabrics", help="comma list of fabrics to consider")
+    s.add_argument("--max-nodes", type=int, default=None, help="largest node count (default 1024)")
+    s.add_argument("--oversubscription", type=float, default=1.0, help="fat-tree taper above the leaf (default 1)")
+    s.add_argument("--storage", default=None, help="storage tier for clusters (default parallel-fs-flash)")
+    p.add_argument("--out", metavar="FILE", help="also write the plan JSON (the file `rax accept` reads)")
+    add_catalog_override(p)
+    add_json(p)
+    add_store(p)
+
+
+def _list(text):
+    return tuple(x.strip() for x in text.split(",") if x.strip()) if text else None
+
+
+def _options(args):
+    from raxlab.plan.cost import CostInputs
+    from raxlab.plan.planner import PlanOptions
+    from raxlab.plan.space import NODE_LADDER, SpaceOptions
+
+    space = SpaceOptions(accelerators=_list(args.accelerators), servers=_list(args.servers),
+                         fabrics=_list(args.fabrics), max_nodes=args.max_nodes or NODE_LADDER[-1])
+    cost = CostInputs(oversubscription=args.oversubscription)
+    if args.storage:
+        cost.storage_cluster = args.storage
+    return PlanOptions(space=space, cost=cost)
+
+
+def run(args) -> int:
+    import json
+
+    from raxlab.errors import RaxError
+    from raxlab.plan.entry import plan_workload
+
+    if args.oversubscription < 1:
+        raise RaxError(f"must be >= 1 (1 = non-blocking), got {args.oversubscription}", field="--oversubscription")
+    cat = load(args)
+    if args.storage:
+        cat.storage(args.storage)
+    plan = plan_workload(args.workload, cat, runs=args.run, store=args.store, targets=args.target,
+                         measured_fabric=args.measured_fabric, measured_rails=args.measured_rails,
+                         options=_options(args), trust_code=args.trust_code)
+    if args.out:
+        try:
+            with open(args.out, "w", encoding="utf-8") as f:
+                json.dump(plan, f, indent=2, allow_nan=False)
+        except OSError as e:
+            raise RaxError(f"cannot write {args.out}: {e}", field="--out") from e
+    emit(args, plan, _render)
+    return 0
+
+
+# ---------------------------------------------------------------------------------- rendering
+def _money(v):
+    from raxlab.plan.text import money
+
+    return money(v)
+
+
+def _t(v):
+    from raxlab.plan.text import duration
+
+    return duration(v)
+
+
+def _pct(v):
+    from raxlab.plan.text import pct
+
+    return pct(v)
+
+
+def _add(t, *cells) -> None:
+    from rich.markup import escape
+
+    t.add_row(*(escape(str(c)) for c in cells))
+
+
+def _table(title, cols):
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left")
+    for c in cols:
+        t.add_column(c, justify="left" if c in ("fabric", "family", "item", "name", "scenario", "recommendation",
+                                                "accelerator", "precision", "label", "caveat", "reason") else "right")
+    return t
+
+
+def _render(plan: dict) -> None:
+    out = console()
+    w, o = plan["workload"], plan["objective"]
+    from rich.markup import escape
+
+    out.print(f"[bold]rax plan {escape(str(w['ref']))}[/bold]: {w['task']} {w['params']:,} parameters; "
+              f"{_objective_text(o)}")
+    for k, s in enumerate(plan["guideline"]):
+        out.print(("[bold]" + escape(s) + "[/bold]") if k == 0 else f"- {escape(s)}")
+    for part in (_rec_table, _capex_table, _network_table, _precision_table, _accelerator_table, _scale_table,
+                 _sensitivity_table, _pareto_table):
+        t = part(plan)
+        if t is not None:
+            out.print(t)
+    _footer(out, plan)
+
+
+def _objective_text(o: dict) -> str:
+    bits = []
+    if o["work"]:
+        bits.append(f"{o['work']:.3g} {o['unit']}")
+    if o["deadline_s"]:
+        bits.append(f"within {_t(o['deadline_s'])}" + (" (assumed)" if o["deadline_assumed"] else ""))
+    if o["rate_required"]:
+        bits.append(f">= {o['rate_required']:.3g} {o['unit']}/s")
+    if o.get("latency_p99_s"):
+        bits.append(f"p99 <= {o['latency_p99_s'] * 1e3:.3g} ms")
+    caps = o["caps"]
+    if caps["budget_usd"]:
+        bits.append(f"CAPEX <= {_money(caps['budget_usd'])}")
+    if caps["power_w"]:
+        bits.append(f"IT power <= {caps['power_w'] / 1e3:.3g} kW")
+    if caps["rack_units"]:
+        bits.append(f"<= {caps['rack_units']:g} U")
+    return ", ".join(bits)
+
+
+def _rec_table(plan):
+    r = plan["recommendation"]
+    t = _table(f"recommendation ({r['status']}: {r['basis']})", ("what", "value"))
+    lay = r["layout"]
+    rows = [("hardware", f"{r['nodes']} x {r['server']}, {r['gpus']} x {r['accelerator']}"),
+            ("network", f"{r['fabric']} x {r['rails']} rails ({r['nic']})" if r["fabric"] else "none (one node)"),
+            ("precision", r["precision"]),
+            ("layout", f"tp {lay['tp']} pp {lay['pp']} dp {lay['dp']}, ZeRO {lay['zero']}, micro-batch "
+                       f"{lay['micro_batch']} x {lay['grad_accum']}, recompute {lay['recompute']}"),
+            ("time to target (projected)", _t(r["time_to_target_s"]) + (
+                f" ({_t(r['time_to_target_band_s'][0])} - {_t(r['time_to_target_band_s'][1])})"
+                if r.get("time_to_target_band_s") else "")),
+            ("throughput (projected)", f"{r['rate']:.4g} {plan['objective']['unit']}/s, MFU {_pct(r['mfu'])}, "
+                                       f"{r['memory_per_gpu_gib']:.3g} GiB/GPU"),
+            ("CAPEX / TCO", f"{_money(r['capex_usd'])} / {_money(r['tco_usd'])} ({r['cost_per_unit_label']}: "
+                            f"{_money(r['cost_per_unit'])})"),
+            ("power / space", f"{r['it_power_kw']:.4g} kW IT average, {r['it_peak_kw']:.4g} kW peak, "
+                              f"{r['facility_power_kw']:.4g} kW facility; {r['rack_units'] or 'N/A'} U")]
+    for k, v in rows:
+        _add(t, k, str(v))
+    return t
+
+
+def _capex_table(plan):
+    t = _table("CAPEX lines", ("item", "name", "count", "unit", "total", "label"))
+    for ln in plan["recommendation"]["capex_breakdown"]:
+        _add(t, ln["item"], ln["name"], f"{ln['count']:,}", _money(ln["unit_usd"]), _money(ln["total_usd"]), ln["label"])
+    return t
+
+
+def _network_table(plan):
+    v = plan["verdicts"]["network"]
+    if not v["rows"]:
+        return None
+    t = _table(f"network verdict ({v['basis']}) on {v['hardware']['nodes']} x {v['hardware']['accelerator']} nodes "
+               f"(tie threshold {_pct(v['tie_threshold'])})",
+               ("fabric", "family", "rails", "time", "scaling eff.", "exposed comm", "CAPEX delta", "TCO delta",
+                "cost/unit", "meets"))
+    for r in v["rows"]:
+        _add(t, r["fabric"], r["family"], str(r["rails"]), _t(r["time_to_target_s"]), _pct(r["scaling_efficiency"]),
+                  _pct(r["exposed_comm_share"]), _money(r["capex_delta_usd"]), _money(r["tco_delta_usd"]),
+                  _money(r["cost_per_unit"]), "yes" if r["meets_targets"] else "no")
+    return t
+
+
+def _precision_table(plan):
+    v = plan["verdicts"]["precision"]
+    t = _table("precision verdict (projected)", ("precision", "time", "speed-up vs bf16", "MFU", "GiB/GPU", "meets",
+                                                 "in workload"))
+    for r in v["rows"]:
+        _add(t, r["precision"], _t(r["time_to_target_s"]), _pct(r["speedup_vs_bf16"]), _pct(r["mfu"]),
+                  f"{r['memory_per_gpu_gib']:.3g}", "yes" if r["meets_targets"] else "no",
+                  "yes" if r["in_workload"] else "no")
+    return t
+
+
+def _accelerator_table(plan):
+    v = plan["verdicts"]["accelerator"]
+    t = _table("accelerator verdict: best by cost per unit of work", ("accelerator", "nodes", "fabric", "precision",
+                                                                      "cost/unit", "time", "TCO", "meets"))
+    for r in v["rows"]:
+        _add(t, r["accelerator"], str(r["nodes"]), str(r["fabric"]), r["precision"], _money(r["cost_per_unit"]),
+                  _t(r["time_to_target_s"]), _money(r["tco_usd"]), "yes" if r["meets_targets"] else "no")
+    return t
+
+
+def _scale_table(plan):
+    v = plan["verdicts"]["scale"]
+    t = _table(f"scale verdict: {v['design']['accelerator']} on {v['design']['fabric'] or 'one node'}",
+               ("nodes", "GPUs", "time", "CAPEX", "TCO", "scaling eff.", "meets"))
+    for p in v["points"]:
+        mark = " <" if p["nodes"] == v["recommended_nodes"] else ""
+        _add(t, f"{p['nodes']}{mark}", str(p["gpus"]), _t(p["time_to_target_s"]), _money(p["capex_usd"]),
+                  _money(p["tco_usd"]), _pct(p["scaling_efficiency"]), "yes" if p["meets_targets"] else "no")
+    return t
+
+
+def _sensitivity_table(plan):
+    t = _table("sensitivity", ("scenario", "recommendation", "TCO", "time", "meets"))
+    for r in plan["sensitivity"]["rows"]:
+        _add(t, r["scenario"], r["what_changed"], _money(r["tco_usd"]), _t(r["time_to_target_s"]),
+                  "yes" if r["meets_targets"] else "no")
+    return t
+
+
+def _pareto_table(plan):
+    p = plan["pareto"]
+    t = _table(f"Pareto front: TCO vs {p['axes'][1]} ({p['points_on_front']} points, {p['shown']} shown)",
+               ("accelerator", "nodes", "fabric", "rails", "precision", "time", "TCO", "meets"))
+    for r in p["points"][:20]:
+        _add(t, r["accelerator"] + (" *" if r["recommended"] else ""), str(r["nodes"]), str(r["fabric"]), str(r["rails"]),
+                  r["precision"], _t(r["time_to_target_s"]), _money(r["tco_usd"]), "yes" if r["meets_targets"] else "no")
+    return t
+
+
+def _footer(out, plan):
+    pr, s = plan["pruned"], plan["search"]
+    out.print(f"searched {s['candidates_covered']:,} candidates ({s['candidates_evaluated']:,} evaluated) in "
+              f"{s['wall_s']:.2f} s; pruned: " + ", ".join(f"{k} {v:,}" for k, v in {**pr['hardware'],
+                                                                                      **pr['layouts']}.items()))
+    from rich.markup import escape
+
+    for a in plan["assumptions"]:
+        out.print(f"[dim]- {escape(a)}[/dim]")

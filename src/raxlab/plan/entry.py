@@ -1,0 +1,61 @@
+"""From a workload reference (preset or spec file) and stored runs to a plan: what `rax plan` calls.
+
+Target overrides (`KEY=VALUE`, keys of the spec's `targets` block) are validated by the same
+schema as the spec file, so a typo is a one-line error naming `targets.KEY`.
+"""
+
+from __future__ import annotations
+
+from raxlab.errors import RaxError
+from raxlab.plan.measured import load_measured
+from raxlab.plan.planner import PlanOptions, make_plan
+
+
+def with_targets(spec, overrides: list[str] | None):
+    """`spec` with targets replaced by KEY=VALUE strings (validated like the spec file)."""
+    if not overrides:
+        return spec
+    from raxlab.workload.spec import parse_spec
+
+    targets = spec.targets.model_dump(exclude_none=True)
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise RaxError(f"expected KEY=VALUE, got {item!r}", field="--target")
+        try:
+            targets[key.strip()] = float(value)
+        except ValueError:
+            raise RaxError(f"not a number: {value!r}", field=f"targets.{key.strip()}") from None
+    data = spec.model_dump(mode="json", exclude={"base_dir"})
+    data["targets"] = targets
+    return parse_spec(data, base_dir=spec.base_dir, where="--target")
+
+
+def _card(wl, measured):
+    from raxlab.workload import build_card
+    from raxlab.workload.card import WorkloadCard
+
+    if measured.card:
+        try:
+            return WorkloadCard.from_dict(measured.card)
+        except RaxError:
+            measured.notes.append("the stored card is from another card schema: rebuilt from the workload")
+    return build_card(wl)
+
+
+def plan_workload(ref: str, cat, *, runs=(), store=None, targets: list[str] | None = None,
+                  measured_fabric: str | None = None, measured_rails: int | None = None,
+                  options: PlanOptions | None = None, trust_code: bool = False) -> dict:
+    """Load the workload, its card and the measurements of `runs`, and make the plan."""
+    from raxlab.workload import load_workload
+
+    wl = load_workload(ref, trust_code=trust_code)
+    spec = with_targets(wl.spec, targets)
+    db = None
+    if runs:
+        from raxlab.store import Store
+
+        db = store if hasattr(store, "get_run") else Store(store)
+    measured = load_measured(db, runs, cat, wl.name, fabric=measured_fabric, rails=measured_rails)
+    card = _card(wl, measured)  # a compute run calibrates with the card it stored alongside its points
+    return make_plan(spec, card, cat, workload_ref=ref, measured=measured, options=options)
