@@ -1,0 +1,83 @@
+"""Cost vs time-to-target: the Pareto front the planner found, the recommendation marked."""
+
+from __future__ import annotations
+
+from raxlab.report import fmt
+from raxlab.report.doc import Cell, Chart, Column, Para, Section, Table, cell
+from raxlab.report.model import ReportData
+from raxlab.report.sections.common import band_text, get, projected
+from raxlab.report.sections.fabric import plan_band
+from raxlab.report.svg import Axis, Plot
+
+
+def _name(r: dict) -> str:
+    fab = f" {r['fabric']} x{r.get('rails')}" if r.get("fabric") else ""
+    return f"{r.get('gpus')}x {r.get('accelerator')}{fab} {r.get('precision') or ''}".strip()
+
+
+def _time_axis(values: list[float]) -> tuple[float, str]:
+    top = max(values, default=1.0)
+    if top >= 2 * 86400:
+        return 86400.0, "days"
+    if top >= 2 * 3600:
+        return 3600.0, "hours"
+    return 1.0, "s"
+
+
+def _x(rows: list[dict]) -> tuple[str, str]:
+    """Time-to-target when the plan has an amount of work, else throughput."""
+    if any(fmt.num(r.get("time_to_target_s")) for r in rows):
+        return "time_to_target_s", "time to target"
+    return "rate", "throughput (units/s)"
+
+
+def _cost_key(rows: list[dict]) -> str:
+    return "tco_usd" if any(fmt.num(r.get("tco_usd")) for r in rows) else "capex_usd"
+
+
+def chart(plan: dict) -> Chart | None:
+    front = [r for r in plan.get("pareto") or [] if isinstance(r, dict)]
+    rec = plan.get("recommendation") if isinstance(plan.get("recommendation"), dict) else None
+    rows = front + ([rec] if rec else [])
+    xkey, xname = _x(rows)
+    ckey = _cost_key(rows)
+    pts = [r for r in front if fmt.num(r.get(xkey)) and fmt.num(r.get(ckey))]
+    if not pts:
+        return None
+    scale, unit = _time_axis([r[xkey] for r in rows if fmt.num(r.get(xkey))]) if xkey == "time_to_target_s" else (1.0, "")
+    cost_name = "TCO" if ckey == "tco_usd" else "CAPEX"
+    plot = Plot(Axis(f"{xname}{f' ({unit})' if unit else ''}", log=True, fmt=lambda v: f"{v:g}"),
+                Axis(f"{cost_name} (USD)", log=True, fmt=fmt.usd),
+                desc=f"Projected {cost_name} against {xname} of the Pareto-optimal candidates; star: the recommendation")
+    pts.sort(key=lambda r: r[xkey])
+    plot.line([r[xkey] / scale for r in pts], [r[ckey] for r in pts], "Pareto front (projected)", index=0,
+              tips=[f"{_name(r)}: {fmt.seconds(r.get('time_to_target_s'))}, {fmt.usd(r[ckey])}" for r in pts])
+    if rec and fmt.num(rec.get(xkey)) and fmt.num(rec.get(ckey)):
+        plot.star(rec[xkey] / scale, rec[ckey], "recommended")
+    deadline = fmt.num(get(plan, "objective", "deadline_s"))
+    if deadline and xkey == "time_to_target_s":
+        plot.vline(deadline / scale, "deadline")
+    lab = projected(plan_band(plan))
+    data = [[Cell(_name(r)), cell(fmt.seconds(r.get("time_to_target_s")), lab, r.get("time_to_target_s")),
+             cell(fmt.g(r.get("rate")), lab, r.get("rate")), cell(fmt.usd(r.get(ckey)), lab, r.get(ckey)),
+             Cell("yes" if r.get("meets_targets") else "no")] for r in pts]
+    return Chart("pareto", f"{cost_name} vs {xname}: the Pareto front (projected)", plot.render(),
+                 f"Each point is the cheapest candidate for its speed; no other candidate is both cheaper and faster. "
+                 f"The star is the recommendation. {band_text(plan_band(plan))}; costs from catalogue prices.",
+                 Table([Column("candidate"), Column("time to target"), Column("units/s"), Column(cost_name),
+                        Column("meets targets")], data))
+
+
+def build(data: ReportData) -> Section:
+    sec = Section("pareto", "Cost vs time to target")
+    plan = data.plan or {}
+    ch = chart(plan) if plan else None
+    if ch is None:
+        return sec.missing("No Pareto front in this run (no purchase plan): N/A.")
+    sec.add(ch)
+    pruned = plan.get("pruned")
+    if isinstance(pruned, dict) and pruned:
+        items = sorted(pruned.items(), key=lambda kv: -(fmt.num(kv[1]) or 0))[:8]
+        sec.add(Para("Left out of the search, by reason: " + "; ".join(f"{k}: {fmt.text(v)}" for k, v in items) + ".",
+                     "note"))
+    return sec
