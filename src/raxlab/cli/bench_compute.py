@@ -34,7 +34,8 @@ def run(args) -> int:
 def _render(d):
     from rich.table import Table
 
-    t = Table(title=f"{d['workload']} on {d['device']} (measured here, run {d['run_id']})")
+    what = f"{d['workload']} (a runnable proxy of a meta-only model)" if d.get("proxy") else d["workload"]
+    t = Table(title=f"{what} on {d['device']} (measured here, run {d['run_id']})")
     cols = ("mode", "prec", "batch", "status", "step median", "IQR/med", "samples/s", "tokens/s",
             "GFLOP/s", "MFU (GEMM here)", "MFU (catalogue)", "peak mem", "loss", "note")
     notes = []

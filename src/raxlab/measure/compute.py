@@ -35,6 +35,7 @@ class ComputePoint:
     batch: int
     mode: str  # train | infer
     device: str
+    proxy: bool = False  # measure the spec's runnable proxy (the real model is meta-only)
 
     @property
     def name(self) -> str:
@@ -115,7 +116,7 @@ def run_compute_point(p: ComputePoint, policy: Policy) -> dict:
     from raxlab.workload import load_workload
 
     check_precision(p.precision, p.device)
-    wl = load_workload(p.workload, trust_code=p.trust_code)
+    wl = load_workload(p.workload, trust_code=p.trust_code, proxy=p.proxy)
     reset_mem, read_mem = _memory_probe(p.device)
     reset_mem()
     with tf32_mode(p.precision):
@@ -190,6 +191,7 @@ class SweepConfig:
     policy: Policy
     point_timeout_s: float
     budget_s: float  # the whole sweep; points past it are recorded as skipped
+    proxy: bool = False
 
 
 def _order(precisions: list[str]) -> list[str]:
@@ -206,20 +208,23 @@ def sweep(session, cfg: SweepConfig, card: dict, tokens_per_sample: int | None, 
 
     rows, start, fp32_loss = [], time.monotonic(), {}
     for mode in cfg.modes:
-        for prec in _order(cfg.precisions):
-            stop_reason = None
-            for b in sorted(cfg.batches):
-                p = ComputePoint(cfg.workload, cfg.trust_code, prec, b, mode, cfg.device)
+        stop: dict[str, str] = {}  # precision -> why its larger batches are not run
+        # batch-major: a spent budget cuts the largest batches of every precision, not whole precisions
+        for b in sorted(cfg.batches):
+            for prec in _order(cfg.precisions):
+                p = ComputePoint(cfg.workload, cfg.trust_code, prec, b, mode, cfg.device, cfg.proxy)
                 job = Job("compute", p.name, run_compute_point, (p, cfg.policy), params=asdict(p),
                           timeout_s=cfg.point_timeout_s)
                 left = cfg.budget_s - (time.monotonic() - start)
-                if stop_reason or left <= 0:
-                    out = Outcome("skipped", None, stop_reason or f"sweep budget of {cfg.budget_s:g} s spent")
+                if prec in stop or left <= 0:
+                    out = Outcome("skipped", None, stop.get(prec) or f"sweep budget of {cfg.budget_s:g} s spent")
                     session.record(job, out)
                 else:
                     job.timeout_s = min(cfg.point_timeout_s, max(left, 5.0) + 30.0)
                     out = session.run(job, post=_post(card, tokens_per_sample, peaks, fp32_loss))
-                stop_reason = stop_reason or _stop_after(out, prec, b)
+                    why = _stop_after(out, prec, b)
+                    if why:
+                        stop[prec] = why
                 rows.append({"point": p, "status": out.status, "value": out.value, "error": out.error})
     return rows
 

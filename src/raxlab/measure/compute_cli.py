@@ -64,14 +64,24 @@ def gemm_probe(session: Session, device: str, precisions: list[str], timeout: fl
     return kernels.ceilings(rows)["gemm_flops"]
 
 
+def runnable(ref: str, trust_code: bool):
+    """(workload to measure, is_proxy): the spec's proxy stands in for a meta-only model."""
+    from raxlab.workload import load_workload
+
+    wl = load_workload(ref, trust_code=trust_code)
+    if not wl.meta_only:
+        return wl, False
+    if wl.spec.proxy is None:
+        raise RaxError(f"{wl.name} is a meta-only workload (card and projection only) with no proxy block; "
+                       "measure a runnable workload such as tiny-lm", field="WORKLOAD")
+    return load_workload(ref, trust_code=trust_code, proxy=True), True
+
+
 def run_compute(args) -> dict:
     from raxlab.workload import load_workload
     from raxlab.workload.card import build_card
 
-    wl = load_workload(args.workload, trust_code=args.trust_code)
-    if wl.meta_only:
-        raise RaxError(f"{wl.name} is a meta-only workload (card and projection only); "
-                       "measure a runnable workload such as tiny-lm", field="WORKLOAD")
+    wl, proxy = runnable(args.workload, args.trust_code)
     device = resolve_device(args.device)
     precs = parse_list(args.precisions, "--precisions", PRECISIONS) or list(wl.spec.precisions)
     modes = parse_list(args.modes, "--modes", ("train", "infer"))
@@ -80,7 +90,7 @@ def run_compute(args) -> dict:
     card = build_card(wl).to_dict()
     cfg = compute.SweepConfig(args.workload, args.trust_code, device, precs, batch_list(args, device), modes,
                               Policy(min_reps=5, max_reps=50, max_seconds=args.point_seconds, warmup_max=5),
-                              args.point_timeout, args.max_seconds)
+                              args.point_timeout, args.max_seconds, proxy)
     isolate.preload("raxlab.workload", "transformers")
     with Session("compute", store=args.store, workload=wl.name, spec=wl.spec.model_dump(mode="json"),
                  params=_params(args, cfg)) as s:
@@ -89,12 +99,12 @@ def run_compute(args) -> dict:
                  **catalog_peaks(device)}
         s.store.put_artifact(s.run_id, "peaks", peaks)
         rows = compute.sweep(s, cfg, card, wl.tokens_per_sample, peaks)
-    return {"run_id": s.run_id, "workload": wl.name, "device": device, "peaks": peaks,
+    return {"run_id": s.run_id, "workload": wl.name, "proxy": proxy, "device": device, "peaks": peaks,
             "points": [_flat(r) for r in rows]}
 
 
 def _params(args, cfg) -> dict:
-    return {"device": cfg.device, "precisions": cfg.precisions, "batches": cfg.batches, "modes": cfg.modes,
+    return {"device": cfg.device, "proxy": cfg.proxy, "precisions": cfg.precisions, "batches": cfg.batches, "modes": cfg.modes,
             "max_seconds": args.max_seconds, "point_seconds": args.point_seconds,
             "point_timeout": args.point_timeout}
 

@@ -19,6 +19,7 @@ class IOPoint:
     workers: int
     batch: int
     seconds: float  # time budget for the timed iteration
+    proxy: bool = False
 
     @property
     def name(self) -> str:
@@ -39,7 +40,7 @@ def run_io_point(p: IOPoint) -> dict:
     from raxlab.workload import load_workload
 
     torch.manual_seed(0)
-    wl = load_workload(p.workload, trust_code=p.trust_code)
+    wl = load_workload(p.workload, trust_code=p.trust_code, proxy=p.proxy)
     ds = wl.dataset()
     if len(ds) == 0:
         raise ValueError("the data sample holds no samples")

@@ -26,11 +26,9 @@ def _step_rate(store, ref: str | None, workload: str, batch: int) -> tuple[float
 
 
 def run_io(args) -> dict:
-    from raxlab.workload import load_workload
+    from raxlab.measure.compute_cli import runnable
 
-    wl = load_workload(args.workload, trust_code=args.trust_code)
-    if wl.meta_only:
-        raise RaxError(f"{wl.name} is meta-only: it has no data sample to load", field="WORKLOAD")
+    wl, proxy = runnable(args.workload, args.trust_code)
     batch = args.batch if args.batch is not None else (wl.spec.micro_batch or 1)
     if batch < 1:
         raise RaxError(f"must be >= 1, got {batch}", field="--batch")
@@ -45,7 +43,7 @@ def run_io(args) -> dict:
                  params={"batch": batch, "workers": counts, "seconds": args.seconds}, total=len(counts)) as s:
         rows = []
         for w in counts:
-            p = io.IOPoint(args.workload, args.trust_code, w, batch, args.seconds)
+            p = io.IOPoint(args.workload, args.trust_code, w, batch, args.seconds, proxy)
             out = s.run(Job("io", p.name, io.run_io_point, (p,), params={"workers": w, "batch": batch},
                             timeout_s=args.seconds * 4 + 60))
             rows.append(_flat(w, out))

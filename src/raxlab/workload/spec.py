@@ -124,6 +124,21 @@ class DataSpec(_Strict):
     inputs: str | None = Field(None, description="tensor key with inputs (.safetensors)")
 
 
+class ProxySpec(_Strict):
+    """A scaled-down stand-in measured when the real model does not fit the machine at hand.
+
+    Same architecture family (the config with `model_overrides` applied), same data sample
+    and tokenizer, so data loading, the step's structure, the network and the method's
+    back-test are measured for real; the full model is characterised by its card and
+    projected with per-device priors. Reports label every such number as from the proxy.
+    """
+
+    model_overrides: dict[str, Any] = Field(min_length=1, description="config fields replaced for the proxy")
+    seq_len: int | None = Field(None, gt=0, description="tokens per sample of the proxy (default: the spec's)")
+    micro_batch: int | None = Field(None, gt=0)
+    note: str | None = None
+
+
 class WorkloadSpec(_Strict):
     """A workload: model + data sample + task + shapes + targets. See the module docstring."""
 
@@ -143,6 +158,7 @@ class WorkloadSpec(_Strict):
         default_factory=lambda: ["fp32", "bf16"], min_length=1)
     targets: Targets = Field(default_factory=Targets)
     meta_only: bool = False
+    proxy: ProxySpec | None = Field(None, description="runnable stand-in measured in place of a meta-only model")
     trust_code: bool = False
     base_dir: str = Field(".", description="directory relative paths resolve against (set by the loader)")
 
@@ -166,6 +182,23 @@ class WorkloadSpec(_Strict):
             raise ValueError(f"global_batch ({self.global_batch}) must be >= micro_batch ({self.micro_batch})")
         return self
 
+    @model_validator(mode="after")
+    def _proxy_needs_a_config(self) -> "WorkloadSpec":
+        if self.proxy is not None and not (isinstance(self.model, dict) or str(self.model).endswith(".json")):
+            raise ValueError("proxy.model_overrides apply to a Hugging Face config (inline dict or config.json)")
+        return self
+
+    def proxy_spec(self) -> "WorkloadSpec":
+        """The runnable stand-in: overrides applied, not meta-only, named '<name>@proxy'."""
+        if self.proxy is None:
+            raise RaxError(f"workload {self.name!r} has no proxy block", field="proxy")
+        model = self.model if isinstance(self.model, dict) else _read_json_config(self.resolve(self.model))
+        return self.model_copy(update={
+            "name": f"{self.name}@proxy", "model": {**model, **self.proxy.model_overrides},
+            "seq_len": self.proxy.seq_len or self.seq_len, "meta_only": False, "proxy": None,
+            "micro_batch": self.proxy.micro_batch or self.micro_batch,
+            "global_batch": None})
+
     @property
     def effective_global_batch(self) -> int:
         return self.global_batch if self.global_batch is not None else self.micro_batch
@@ -174,6 +207,12 @@ class WorkloadSpec(_Strict):
         """`path` made absolute against the spec's directory (home `~` expanded)."""
         p = Path(path).expanduser()
         return p if p.is_absolute() else (Path(self.base_dir) / p).resolve()
+
+
+def _read_json_config(path: Path) -> dict[str, Any]:
+    from raxlab.workload.hf import read_config_file
+
+    return read_config_file(path)
 
 
 def _format_validation(exc: ValidationError, where: str) -> RaxError:
@@ -191,7 +230,7 @@ def _format_validation(exc: ValidationError, where: str) -> RaxError:
 def _allowed_keys(loc: tuple) -> list[str]:
     model: type[BaseModel] = WorkloadSpec
     for part in loc[:-1]:
-        sub = {"targets": Targets, "data": DataSpec}.get(str(part))
+        sub = {"targets": Targets, "data": DataSpec, "proxy": ProxySpec}.get(str(part))
         if sub is None:
             return []
         model = sub

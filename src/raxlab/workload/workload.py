@@ -24,13 +24,18 @@ DEFAULT_IMAGE_SIZE = 224  # torchvision/timm ImageNet default
 ITEM_CACHE = 4096          # decoded samples kept for make_batch; larger samples decode on demand
 
 
-def load_workload(ref: str, *, trust_code: bool = False) -> "Workload":
-    """A Workload from a spec file path or a preset name."""
+def load_workload(ref: str, *, trust_code: bool = False, proxy: bool = False) -> "Workload":
+    """A Workload from a spec file path or a preset name; `proxy=True` gives its runnable stand-in."""
+    spec = _load_spec(ref)
+    return Workload(spec.proxy_spec() if proxy else spec, trust_code=trust_code)
+
+
+def _load_spec(ref: str) -> WorkloadSpec:
     path = Path(ref).expanduser()
     if path.is_file():
-        return Workload(load_spec_file(path), trust_code=trust_code)
+        return load_spec_file(path)
     if ref in preset_names():
-        return Workload(load_preset(ref), trust_code=trust_code)
+        return load_preset(ref)
     if path.is_dir():
         raise RaxError(f"{ref} is a folder; give a spec file (.yaml) or a preset name", field="workload")
     if path.suffix.lower() in (".yaml", ".yml") or "/" in ref or "\\" in ref:
