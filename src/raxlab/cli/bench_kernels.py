@@ -19,45 +19,10 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from raxlab.measure import kernels
-    from raxlab.measure.device import PRECISIONS, resolve_device
-    from raxlab.measure.isolate import require_positive_timeout
-    from raxlab.measure.session import Session
-    from raxlab.measure.timing import Policy
-    from raxlab.errors import RaxError
+    from raxlab.measure.kernels_cli import run_kernels
 
-    device = resolve_device(args.device)
-    precs = [x.strip() for x in args.precisions.split(",") if x.strip()]
-    bad = [x for x in precs if x not in PRECISIONS]
-    if bad or not precs:
-        raise RaxError(f"unknown precision(s) {bad}; allowed: {', '.join(PRECISIONS)}", field="--precisions")
-    timeout = require_positive_timeout(args.point_timeout)
-    policy = Policy(min_reps=5, max_reps=100, max_seconds=require_positive_timeout(args.max_seconds, "--max-seconds"))
-    total = len(kernels.default_points(device, precs))
-    with Session("kernels", store=args.store, params=vars_json(args), total=total) as s:
-        rows = kernels.sweep(s, device, precs, policy, timeout)
-        ceil = kernels.ceilings(rows)
-        s.store.put_artifact(s.run_id, "ceilings", ceil)
-    fp = s.store.get_run(s.run_id)["fingerprints"]["host"]
-    data = {"run_id": s.run_id, "device": device, "ceilings": ceil,
-            "cpu_theoretical": kernels.cpu_theoretical_peak(fp) if device == "cpu" else None,
-            "points": [_row(r) for r in rows]}
-    emit(args, data, _render)
+    emit(args, run_kernels(args), _render)
     return 0
-
-
-def vars_json(args) -> dict:
-    return {k: v for k, v in vars(args).items() if not k.startswith("_") and isinstance(v, (str, int, float, bool, type(None)))}
-
-
-def _row(r) -> dict:
-    v, p = r["value"] or {}, r["point"]
-    summ = v.get("summary", {})
-    return {"name": p.name, "status": r["status"], "median_s": summ.get("median"),
-            "rel_iqr": summ.get("rel_iqr"), "noisy": summ.get("noisy"),
-            "tflops": v["flop_rate"] / 1e12 if v.get("flop_rate") else None,
-            "gbps": v["bandwidth_Bps"] / 1e9 if v.get("bandwidth_Bps") and p.kind != "gemm" else None,
-            "error": (r.get("error") or "").splitlines()[0] if r.get("error") else None}
 
 
 def _render(d):
