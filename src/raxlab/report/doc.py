@@ -79,6 +79,7 @@ class Chart:
     svg: str  # built by svg.py from escaped text
     caption: str = ""
     data: Table | None = None  # the plotted numbers, for Markdown and JSON
+    half: bool = False  # drawn half-width, beside its neighbour
     kind: str = "chart"
 
 

@@ -45,6 +45,17 @@ def si(v, unit: str, digits: int = 3) -> str:
     return f"{f:.{digits}g} {unit}".rstrip()
 
 
+def count(v) -> str:
+    """Counts: '19,846' below a million, then '46 M', '1.1 B' (parameters, candidates)."""
+    f = num(v)
+    if f is None:
+        return NA
+    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M")):
+        if abs(f) >= scale:
+            return f"{f / scale:.3g} {suffix}"
+    return f"{f:,.0f}" if f == int(f) else f"{f:.4g}"
+
+
 def nbytes(v, digits: int = 3) -> str:
     """Binary prefixes for memory and message sizes (1 MiB = 2^20 B)."""
     f = num(v)

@@ -66,7 +66,8 @@ def chart(c: Chart) -> str:
     cap = f"<figcaption>{esc(c.caption)}</figcaption>" if c.caption else ""
     labels = [col.label for col in c.data.columns] if c.data else []
     labels += [cell.label for row in (c.data.rows if c.data else []) for cell in row]
-    return (f'<figure class="chart" id="chart-{esc(c.key)}" data-chart="{esc(c.key)}"><h4>{esc(c.title)}</h4>'
+    cls = "chart half" if c.half else "chart"
+    return (f'<figure class="{cls}" id="chart-{esc(c.key)}" data-chart="{esc(c.key)}"><h4>{esc(c.title)}</h4>'
             f"{c.svg}{cap}{_basis_lines(labels)}</figure>")
 
 

@@ -45,6 +45,7 @@ th { background: var(--bg); font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 figure.chart { margin: 12px 0 18px; padding: 10px; border: 1px solid var(--line); border-radius: 6px; }
 figure.chart svg { display: block; width: 100%; max-width: 780px; height: auto; }
+figure.chart.half { display: inline-block; width: calc(50% - 6px); vertical-align: top; margin-right: 6px; }
 figcaption { font-size: 12px; color: var(--muted); margin-top: 4px; }
 pre { background: var(--bg); padding: 10px 12px; border-radius: 6px; overflow-x: auto; font-size: 12px;
   white-space: pre-wrap; overflow-wrap: break-word; }

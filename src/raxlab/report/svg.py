@@ -83,7 +83,7 @@ class _Scale:
             return _linear_ticks(self.lo, self.hi)
         k0, k1 = math.ceil(self.lo - 1e-9), math.floor(self.hi + 1e-9)
         ks = list(range(k0, k1 + 1))
-        if len(ks) >= 3:
+        if len(ks) >= 3 or (len(ks) == 2 and self.axis.base == 2):  # batch sizes: powers of two only
             stride = max(1, math.ceil(len(ks) / 8))
             return [float(self.axis.base) ** k for k in ks[::stride]]
         # less than ~2 decades shown: 1-2-5 steps (base 10) or plain linear steps inside the range
@@ -132,8 +132,9 @@ class Plot:
     W, H = 680, 360
     LEFT, RIGHT, TOP, BOTTOM = 74, 18, 14, 48
 
-    def __init__(self, x: Axis, y: Axis, desc: str = ""):
-        self.x, self.y, self.desc = x, y, desc
+    def __init__(self, x: Axis, y: Axis, desc: str = "", width: int = 680):
+        self.x, self.y, self.desc, self.W = x, y, desc, width
+        self.cols = max(1, (width - self.LEFT) // LEGEND_W)
         self.series: list[tuple] = []  # (kind, xs, ys, extra)
         self.refs: list[tuple] = []
         self.legend: list[_Item] = []
@@ -177,7 +178,7 @@ class Plot:
         return [v for v in vals if v is not None]
 
     def render(self) -> str:
-        leg_rows = math.ceil(len(self.legend) / LEGEND_COLS)
+        leg_rows = math.ceil(len(self.legend) / self.cols)
         height = self.H + 20 * leg_rows
         x0, x1, y0, y1 = self.LEFT, self.W - self.RIGHT, self.H - self.BOTTOM, self.TOP
         sx = _Scale(self.x, self._values(0), x0, x1)
@@ -253,7 +254,7 @@ class Plot:
     def _legend(self, top: float) -> list[str]:
         out = []
         for i, item in enumerate(self.legend):
-            x, y = self.LEFT + (i % LEGEND_COLS) * LEGEND_W, top + 20 * (i // LEGEND_COLS) + 10
+            x, y = self.LEFT + (i % self.cols) * LEGEND_W, top + 20 * (i // self.cols) + 10
             out.append(f'<g class="legend">')
             if item.shape is None or item.dash:
                 dash = ' stroke-dasharray="7 4"' if item.dash else ""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from raxlab.report import fmt
-from raxlab.report.doc import Bullets, Cell, Column, Heading, Label, Para, Section, Table
+from raxlab.report.doc import Bullets, Cell, Column, Heading, Label, Para, Section, Table, cell
 from raxlab.report.model import ReportData
 from raxlab.report.sections.common import catalogue, get
 
@@ -53,6 +53,25 @@ def _rows(cat, kind: str, name: str, fields, sources: dict[str, int]) -> list[li
     return rows
 
 
+def capex_table(rec: dict, sources: dict[str, int]) -> Table | None:
+    """What the recommended CAPEX is made of, each price with its catalogue source and date."""
+    items = [i for i in rec.get("capex_breakdown") or [] if isinstance(i, dict)]
+    if not items:
+        return None
+    rows = []
+    for i in items:
+        ref = sources.setdefault(str(i.get("source") or "no source recorded"), len(sources) + 1)
+        kind = i.get("label") if i.get("label") in ("catalogue", "estimate", "override") else "catalogue"
+        rows.append([Cell(str(i.get("item"))), Cell(str(i.get("name") or "")), cell(fmt.g(i.get("count"), 6), value=i.get("count")),
+                     cell(fmt.usd(i.get("unit_usd")), Label(kind), i.get("unit_usd")),
+                     cell(fmt.usd(i.get("total_usd")), value=i.get("total_usd")), Cell(f"[{ref}]"), Cell(str(i.get("as_of") or "?"))])
+    total = sum(fmt.num(i.get("total_usd")) or 0.0 for i in items)
+    rows.append([Cell("total"), Cell(""), Cell(""), Cell(""), cell(fmt.usd(total), value=total), Cell(""), Cell("")])
+    return Table([Column("item"), Column("part"), Column("count", numeric=True), Column("unit price", numeric=True),
+                  Column("total", Label("projected", "count x catalogue unit price"), True), Column("source"),
+                  Column("as of")], rows, "What the recommended cluster's CAPEX is made of.")
+
+
 def build(data: ReportData) -> Section:
     sec = Section("catalogue", "Catalogue sources and dates")
     parts = parts_used(data)
@@ -64,6 +83,7 @@ def build(data: ReportData) -> Section:
 
     cat = load_catalog()
     rows, unknown, sources = [], [], {}
+    capex = capex_table(get(data.plan, "recommendation") or {}, sources)
     for kind, name, fields in parts:
         try:
             rows += _rows(cat, kind, name, fields, sources)
@@ -73,7 +93,8 @@ def build(data: ReportData) -> Section:
                  + (f" (with your override file {cat.override_path})" if cat.override_path else "")
                  + ": 'catalogue' numbers cite a public source, 'estimate' numbers give the reasoning instead, "
                    "'override' numbers are yours. Switches, cables and storage: `rax catalog show NAME`."))
-    sec.add(Table([Column("part"), Column("field"), Column("value", numeric=True), Column("source"), Column("as of")], rows),
+    sec.add(capex, Heading("The catalogue numbers the projection read"),
+            Table([Column("part"), Column("field"), Column("value", numeric=True), Column("source"), Column("as of")], rows),
             Heading("Sources"), Bullets([f"[{n}] {src}" for src, n in sources.items()]))
     if unknown:
         sec.add(Para("Not in the current catalogue (renamed or removed since the plan was made): "

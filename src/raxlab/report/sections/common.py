@@ -42,22 +42,28 @@ def band_text(band: dict | None) -> str:
     return f"model error band {fmt.signed_pct(band['low'])} … {fmt.signed_pct(band.get('high'))}"
 
 
-def projected(band: dict | None, source: str = "") -> Label:
-    """Projected: from what, with what band."""
+def projected(band: dict | None, source: str = "", short: bool = False) -> Label:
+    """Projected: from what, with what band (`short`: without the band's long provenance)."""
     basis = band_text(band)
-    if band and band.get("basis"):
+    if band and band.get("basis") and not short:
         basis += f" ({band['basis']})"
     return Label("projected", f"{source + '; ' if source else ''}{basis}")
 
 
-def with_band(value, band: dict | None, render) -> str:
-    """'12.3 days (10.3 … 14.3)' — the display interval of a projection under its band."""
+def with_band(value, band: dict | None, render, interval=None, time: bool = False) -> str:
+    """'12.3 days (10.3 … 14.3)': a projection and its range, the plan's own `interval` [lo, hi]
+    when it stored one, else the value under the relative band (display only). The band is
+    on throughput (published/predicted - 1), so a time t spans t/(1+high) … t/(1+low)."""
     v = fmt.num(value)
     if v is None:
         return fmt.NA
+    if isinstance(interval, (list, tuple)) and len(interval) == 2 and None not in map(fmt.num, interval):
+        return f"{render(v)} ({render(interval[0])} … {render(interval[1])})"
     lo, hi = fmt.num((band or {}).get("low")), fmt.num((band or {}).get("high"))
     if lo is None or hi is None:
         return f"{render(v)} (band N/A)"
+    if time:
+        return f"{render(v)} ({render(v / (1 + hi))} … {render(v / (1 + lo))})"
     return f"{render(v)} ({render(v * (1 + lo))} … {render(v * (1 + hi))})"
 
 

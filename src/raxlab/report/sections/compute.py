@@ -7,6 +7,7 @@ from raxlab.report.doc import Cell, Chart, Column, Heading, Para, Table, cell
 from raxlab.report.sections.common import card_label, get, measured
 from raxlab.report.svg import Axis, Plot, stacked_bars
 
+HALF = 480  # SVG width of the half-width charts (two side by side)
 COLUMNS = ("mode", "precision", "batch", "status", "step median", "IQR/median", "samples/s", "tokens/s",
            "achieved FLOP/s", "MFU vs GEMM here", "MFU vs catalogue peak", "peak memory", "first loss", "note")
 
@@ -14,7 +15,7 @@ COLUMNS = ("mode", "precision", "batch", "status", "step median", "IQR/median", 
 def _row(p: dict) -> list[Cell]:
     r, prm = p.get("result") or {}, p.get("params") or {}
     s = r.get("summary") or {}
-    note = (p.get("error") or "").splitlines()[0] if p.get("error") else ("noisy (IQR/median > 10 %)" if s.get("noisy") else "")
+    note = (p.get("error") or "").splitlines()[0] if p.get("error") else ("noisy (IQR > 10 %)" if s.get("noisy") else "")
     return [Cell(str(prm.get("mode", "?"))), Cell(str(prm.get("precision", "?"))), cell(fmt.text(prm.get("batch")), value=prm.get("batch")),
             Cell(p["status"]), cell(fmt.seconds(s.get("median")), value=s.get("median")),
             cell(fmt.pct(s.get("rel_iqr")), value=s.get("rel_iqr")),
@@ -49,7 +50,7 @@ def step_chart(run: dict) -> Chart | None:
         return None
     plot = Plot(Axis("batch size (samples)", log=True, base=2, fmt=lambda v: f"{v:g}"),
                 Axis("step time, median (ms); bars: IQR", zero=True, fmt=lambda v: f"{v:g}"),
-                desc="Measured step time by precision and batch size")
+                desc="Measured step time by precision and batch size", width=HALF)
     data = []
     for i, (name, pts) in enumerate(series.items()):
         xs = [p["params"]["batch"] for p in pts]
@@ -61,7 +62,7 @@ def step_chart(run: dict) -> Chart | None:
         data += [[Cell(name), cell(str(x), value=x), cell(f"{m:.4g}", value=m)] for x, m in zip(xs, med)]
     return Chart("compute-step", "Step time by precision and batch (measured)", plot.render(),
                  "Median of the timed steps; error bars span the interquartile range.",
-                 Table([Column("series"), Column("batch"), Column("step ms", measured(run), True)], data))
+                 Table([Column("series"), Column("batch"), Column("step ms", measured(run), True)], data), half=True)
 
 
 def throughput_chart(run: dict) -> Chart | None:
@@ -71,7 +72,7 @@ def throughput_chart(run: dict) -> Chart | None:
     lm = any(get(p, "result", "tokens_per_s") for pts in series.values() for p in pts)
     key, unit = ("tokens_per_s", "tokens/s") if lm else ("samples_per_s", "samples/s")
     plot = Plot(Axis("batch size (samples)", log=True, base=2), Axis(f"throughput ({unit})", zero=True,
-                fmt=lambda v: f"{v:g}"), desc=f"Measured throughput in {unit} by precision and batch size")
+                fmt=lambda v: f"{v:g}"), desc=f"Measured throughput in {unit} by precision and batch size", width=HALF)
     data = []
     for i, (name, pts) in enumerate(series.items()):
         xs = [p["params"]["batch"] for p in pts]
@@ -80,11 +81,20 @@ def throughput_chart(run: dict) -> Chart | None:
         data += [[Cell(name), cell(str(x), value=x), cell(fmt.g(y), value=y)] for x, y in zip(xs, ys)]
     return Chart("compute-throughput", f"Throughput by precision and batch (measured, {unit})", plot.render(),
                  "batch / median step time.",
-                 Table([Column("series"), Column("batch"), Column(unit, measured(run), True)], data))
+                 Table([Column("series"), Column("batch"), Column(unit, measured(run), True)], data), half=True)
+
+
+def proxy_note(run: dict) -> Para | None:
+    """Say so when the step measured was a scaled-down proxy of the workload, not the model itself."""
+    if not (get(run, "params", "proxy") or str(run.get("workload") or "").endswith("@proxy")):
+        return None
+    why = get(run, "spec", "proxy", "note") or "a scaled-down model of the same family"
+    return Para(f"Measured on a proxy ({run.get('workload')}): {why}. The projections use the full model's card; "
+                "the proxy's step calibrates the efficiencies.", "warn")
 
 
 def blocks(run: dict) -> list:
-    out = [Heading("Compute: the real training / inference step")]
+    out = [Heading("Compute: the real training / inference step"), proxy_note(run)]
     bad = [p for p in run["points"] if p["kind"] == "compute" and p["status"] != "ok"]
     out += [step_chart(run), throughput_chart(run), table(run)]
     if bad:
@@ -98,7 +108,7 @@ def blocks(run: dict) -> list:
 
 
 MEM_PARTS = (("weights", ("weights", "weight")), ("gradients", ("grads", "gradients", "grad")),
-             ("optimizer state", ("optimizer", "optimizer_state", "opt")),
+             ("optimizer state", ("optimizer", "optimizer_state", "opt")), ("FSDP-gathered weights", ("fsdp_gathered",)),
              ("activations", ("activations", "activation")), ("workspace / other", ("workspace", "other", "buffers")),
              ("total (no breakdown in the plan)", ("total_only",)))
 

@@ -15,7 +15,9 @@ AB_KINDS = ("abtest", "bench.abtest")
 
 
 def plan_band(plan: dict | None) -> dict | None:
-    return first(plan or {}, "error_band") or get(plan, "recommendation", "error_band") or get(plan, "confidence", "error_band")
+    """The projection's relative error band as the plan stored it (None: the model has none here)."""
+    return (get(plan, "recommendation", "projection", "error_band") or get(plan, "acceptance", "projected", "error_band")
+            or first(plan or {}, "error_band") or get(plan, "recommendation", "error_band"))
 
 
 def network_table(net: dict, band: dict | None) -> Table:
@@ -84,7 +86,14 @@ def scaling_chart(plan: dict | None, band: dict | None) -> Chart | None:
                 desc="Projected scaling efficiency against GPU count, one line per fabric")
     by: dict[str, list[dict]] = {}
     for r in rows:
-        by.setdefault(str(r.get("fabric") or "single node"), []).append(r)
+        if r.get("fabric"):
+            by.setdefault(str(r["fabric"]), []).append(r)
+    # one node needs no fabric: it anchors every fabric's line (or stands alone)
+    single = [r for r in rows if not r.get("fabric")]
+    for lst in by.values():
+        lst += [r for r in single if r["gpus"] not in {x["gpus"] for x in lst}]
+    if not by and single:
+        by["one node"] = single
     lab = projected(band)
     data = []
     for i, (fab, lst) in enumerate(sorted(by.items())):

@@ -135,7 +135,7 @@ def card_section(data: ReportData) -> Section:
         return sec.missing("No workload card is stored with this run (N/A).")
     lab = card_label()
     rows = [("model", fmt.text(card.get("model") or card.get("name"))), ("kind / task", f"{card.get('kind')} / {card.get('task')}"),
-            ("parameters", fmt.g(card.get("params"), 5)), ("trainable parameters", fmt.g(card.get("trainable_params"), 5)),
+            ("parameters", fmt.count(card.get("params"))), ("trainable parameters", fmt.count(card.get("trainable_params"))),
             ("training FLOPs per sample (fwd+bwd)", fmt.si(card.get("train_flops_per_sample"), "FLOP")),
             ("forward FLOPs per sample", fmt.si(card.get("fwd_flops_per_sample"), "FLOP")),
             ("activation bytes per sample (saved for backward)", fmt.nbytes(card.get("activation_bytes_per_sample"))),

@@ -35,8 +35,15 @@ def _cost_key(rows: list[dict]) -> str:
     return "tco_usd" if any(fmt.num(r.get("tco_usd")) for r in rows) else "capex_usd"
 
 
+def front_points(plan: dict) -> list[dict]:
+    """The plan's Pareto points: `pareto.points` (current planner) or a plain list."""
+    par = plan.get("pareto")
+    pts = par.get("points") if isinstance(par, dict) else par
+    return [r for r in pts or [] if isinstance(r, dict)]
+
+
 def chart(plan: dict) -> Chart | None:
-    front = [r for r in plan.get("pareto") or [] if isinstance(r, dict)]
+    front = front_points(plan)
     rec = plan.get("recommendation") if isinstance(plan.get("recommendation"), dict) else None
     rows = front + ([rec] if rec else [])
     xkey, xname = _x(rows)
@@ -50,8 +57,13 @@ def chart(plan: dict) -> Chart | None:
                 Axis(f"{cost_name} (USD)", log=True, fmt=fmt.usd),
                 desc=f"Projected {cost_name} against {xname} of the Pareto-optimal candidates; star: the recommendation")
     pts.sort(key=lambda r: r[xkey])
-    plot.line([r[xkey] / scale for r in pts], [r[ckey] for r in pts], "Pareto front (projected)", index=0,
-              tips=[f"{_name(r)}: {fmt.seconds(r.get('time_to_target_s'))}, {fmt.usd(r[ckey])}" for r in pts])
+    plot.line([r[xkey] / scale for r in pts], [r[ckey] for r in pts], "Pareto front", index=0, markers=False)
+    for meets, name, shape in ((True, "meets every target", "circle"), (False, "misses a target or cap", "triangle")):
+        sel = [r for r in pts if bool(r.get("meets_targets")) == meets]
+        if sel:
+            plot.points([r[xkey] / scale for r in sel], [r[ckey] for r in sel], name, index=0 if meets else 1,
+                        shape=shape, tips=[f"{_name(r)}: {fmt.seconds(r.get('time_to_target_s'))}, {fmt.usd(r[ckey])}"
+                                           for r in sel])
     if rec and fmt.num(rec.get(xkey)) and fmt.num(rec.get(ckey)):
         plot.star(rec[xkey] / scale, rec[ckey], "recommended")
     deadline = fmt.num(get(plan, "objective", "deadline_s"))
@@ -74,10 +86,21 @@ def build(data: ReportData) -> Section:
     ch = chart(plan) if plan else None
     if ch is None:
         return sec.missing("No Pareto front in this run (no purchase plan): N/A.")
-    sec.add(ch)
-    pruned = plan.get("pruned")
-    if isinstance(pruned, dict) and pruned:
-        items = sorted(pruned.items(), key=lambda kv: -(fmt.num(kv[1]) or 0))[:8]
-        sec.add(Para("Left out of the search, by reason: " + "; ".join(f"{k}: {fmt.text(v)}" for k, v in items) + ".",
-                     "note"))
+    sec.add(ch, *_search_notes(plan))
     return sec
+
+
+def _search_notes(plan: dict) -> list[Para]:
+    """How big the search was and what it left out, by reason (the planner's counts)."""
+    out = []
+    s = plan.get("search") or {}
+    if s.get("candidates_covered"):
+        out.append(Para(f"Searched {fmt.count(s.get('hardware_options'))} hardware options covering "
+                        f"{fmt.count(s['candidates_covered'])} candidate layouts ({fmt.text(s.get('method'))}).", "note"))
+    pruned = plan.get("pruned") or {}
+    for group in ("hardware", "layouts"):
+        items = [(k, v) for k, v in (pruned.get(group) or {}).items() if fmt.num(v)]
+        if items:
+            items.sort(key=lambda kv: -kv[1])
+            out.append(Para(f"Left out ({group}): " + "; ".join(f"{k}: {fmt.count(v)}" for k, v in items) + ".", "note"))
+    return out

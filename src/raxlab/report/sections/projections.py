@@ -18,9 +18,10 @@ def _name(r: dict) -> str:
     return f"{r.get('gpus')} x {r.get('accelerator')}{fab}, {r.get('precision')}"
 
 
-def headline(rec: dict, band: dict | None) -> list:
+def headline(rec: dict, band: dict | None, plan: dict) -> list:
     lab = projected(band, "recommended candidate")
-    rows = [("step time", with_band(rec.get("step_time_s"), band, fmt.seconds)),
+    step_band = get(plan, "acceptance", "projected", "step_time_band_s")
+    rows = [("step time", with_band(rec.get("step_time_s"), band, fmt.seconds, step_band, time=True)),
             ("samples/s (whole cluster)", with_band(rec.get("samples_per_s"), band, lambda v: fmt.si(v, ""))),
             ("tokens/s (whole cluster)", with_band(rec.get("tokens_per_s"), band, lambda v: fmt.si(v, ""))),
             ("MFU (model FLOPs vs dense peak)", fmt.pct(rec.get("mfu"))),
@@ -29,38 +30,48 @@ def headline(rec: dict, band: dict | None) -> list:
             ("compute efficiency basis", fmt.text(rec.get("compute_basis"))),
             ("network basis", fmt.text(rec.get("comm_basis")))]
     terms = first(rec, "terms_s") or get(rec, "projection", "terms_s") or {}
-    rows += [(f"step term: {k}", fmt.seconds(v)) for k, v in terms.items()]
-    return [Heading(f"Recommended: {_name(rec)}"), kv_table(rows, lab, f"Range in brackets: {band_text(band)}.")]
+    shown = sorted(((k, v) for k, v in terms.items() if v != 0), key=lambda kv: -(fmt.num(kv[1]) or -1))
+    rows += [(f"step term: {k}", fmt.seconds(v)) for k, v in shown]
+    zero = [k for k, v in terms.items() if v == 0]
+    out = [Heading(f"Recommended: {_name(rec)}"), kv_table(rows, lab, f"Range in brackets: {band_text(band)}.")]
+    if zero:
+        out.append(Para(f"Step terms that are zero for this layout: {', '.join(zero)}.", "note"))
+    return out
 
 
-def alternatives_table(plan: dict, band: dict | None) -> Table | None:
-    alts = [r for r in (plan.get("alternatives") or []) if isinstance(r, dict)]
-    if not alts:
+# (key, title, formatter, label kind: "p" projected speed, "c" cost from catalogue prices, None text)
+ALT_COLS = (("time_to_target_s", "time to target", fmt.seconds, "p"), ("rate", "units/s", lambda v: fmt.si(v, ""), "p"),
+            ("mfu", "MFU", fmt.pct, "p"), ("memory_per_gpu_gib", "GiB per GPU", fmt.g, "p"),
+            ("speedup_vs_bf16", "vs bf16", fmt.signed_pct, "p"), ("capex_usd", "CAPEX", fmt.usd, "c"),
+            ("tco_usd", "TCO", fmt.usd, "c"), ("tco_delta_usd", "TCO vs recommended", fmt.usd, "c"),
+            ("cost_per_unit", "cost per unit", lambda v: fmt.g(v, 3), "c"),
+            ("cost_per_unit_delta", "cost per unit vs recommended", fmt.signed_pct, "c"),
+            ("vs_best", "cost per unit vs best", fmt.signed_pct, "c"), ("meets_targets", "meets targets", fmt.text, None),
+            ("caveat", "caveat", fmt.text, None))
+
+
+def option_table(rows: list[dict], band: dict | None, caption: str, name=None) -> Table | None:
+    """A table of plan options with the columns the rows have (planner rows differ by verdict)."""
+    rows = [r for r in rows or [] if isinstance(r, dict)]
+    if not rows:
         return None
-    lab = projected(band)
-    cost = Label("projected", "from catalogue prices")
-    rows = [[Cell(_name(r)), cell(fmt.seconds(r.get("time_to_target_s")), value=r.get("time_to_target_s")),
-             cell(fmt.g(r.get("rate")), value=r.get("rate")), cell(fmt.pct(r.get("mfu")), value=r.get("mfu")),
-             cell(fmt.g(r.get("memory_per_gpu_gib")), value=r.get("memory_per_gpu_gib")),
-             cell(fmt.usd(r.get("capex_usd")), value=r.get("capex_usd")), cell(fmt.usd(r.get("tco_usd")), value=r.get("tco_usd")),
-             cell(fmt.g(r.get("cost_per_unit")), value=r.get("cost_per_unit")),
-             Cell("yes" if r.get("meets_targets") else "no"), Cell(str(r.get("why") or r.get("note") or ""))] for r in alts]
-    cols = [Column("candidate"), Column("time to target", lab, True), Column("units/s", lab, True), Column("MFU", lab, True),
-            Column("GiB per GPU", lab, True), Column("CAPEX", cost, True), Column("TCO", cost, True),
-            Column("cost per unit", cost, True), Column("meets"), Column("note")]
-    return Table(cols, rows, "The alternatives the planner kept (next best by cost, other accelerators).")
+    labs = {"p": projected(band), "c": Label("projected", "from catalogue prices (sources in the catalogue section)")}
+    cols = [c for c in ALT_COLS if any(r.get(c[0]) is not None for r in rows)]
+    body = [[Cell((name or _name)(r))] + [cell(f(r.get(k)), value=r.get(k) if not isinstance(r.get(k), bool) else None)
+                                          for k, _, f, _ in cols] for r in rows]
+    return Table([Column("option")] + [Column(t, labs.get(kind), kind is not None) for _, t, _, kind in cols], body, caption)
 
 
 def memory_rows(plan: dict) -> list[tuple[str, dict]]:
-    out = []
-    for r in [plan.get("recommendation")] + list(plan.get("alternatives") or [])[:4]:
-        if not isinstance(r, dict):
-            continue
-        mem = first(r, "memory_gib") or get(r, "projection", "memory_gib")
-        if not isinstance(mem, dict) and fmt.num(r.get("memory_per_gpu_gib")) is not None:
-            mem = {"total_only": r["memory_per_gpu_gib"]}
-        if isinstance(mem, dict):
-            out.append((_name(r), mem))
+    """The recommendation's memory by part, then the other precisions' totals on the same cluster."""
+    rec = plan.get("recommendation") or {}
+    mem = first(rec, "memory_gib") or get(rec, "projection", "memory_gib")
+    if not isinstance(mem, dict) and fmt.num(rec.get("memory_per_gpu_gib")) is not None:
+        mem = {"total_only": rec["memory_per_gpu_gib"]}
+    out = [(f"recommended ({rec.get('precision')})", mem)] if isinstance(mem, dict) else []
+    for r in get(plan, "verdicts", "precision", "rows", default=[]) or []:
+        if isinstance(r, dict) and r.get("precision") != rec.get("precision") and fmt.num(r.get("memory_per_gpu_gib")):
+            out.append((f"{r['precision']} on the same cluster", {"total_only": r["memory_per_gpu_gib"]}))
     return out
 
 
@@ -105,7 +116,13 @@ def build(data: ReportData) -> Section:
     sec.add(Para("Projected numbers come from the model: the workload card, the measured efficiencies where this "
                  f"run calibrated them, and catalogue hardware. {band_text(band).capitalize()}"
                  + (f" ({band['basis']})." if band and band.get("basis") else ".")))
-    sec.add(*headline(rec, band), alternatives_table(plan, band))
+    sec.add(*headline(rec, band, plan))
+    for note in get(plan, "measured", "notes", default=[]) or []:
+        sec.add(Para(f"Measurements used: {note}", "note"))
+    sec.add(option_table(get(plan, "verdicts", "precision", "rows"), band,
+                         "Precisions on the recommended cluster.", lambda r: str(r.get("precision"))),
+            option_table(get(plan, "verdicts", "accelerator", "rows"), band, "Best option per accelerator type."),
+            option_table(plan.get("alternatives"), band, "Next-best alternatives the planner kept."))
     chart = compute.projected_memory_chart(memory_rows(plan), _capacity_gib(rec), projected(band).basis)
     sec.add(chart or Para("No per-GPU memory in the plan (N/A).", "missing"))
     sec.add(*calibration_blocks(data.calibration))

@@ -26,8 +26,10 @@ def _rows(sens) -> list[dict]:
 def _rec_text(r: dict) -> str:
     rec = r.get("recommendation")
     if isinstance(rec, dict):
-        fab = f" on {rec.get('fabric')}" if rec.get("fabric") else ""
-        return f"{rec.get('gpus')} x {rec.get('accelerator')}{fab}, {rec.get('precision')}"
+        fab = f" on {rec.get('fabric')} x{rec.get('rails')}" if rec.get("fabric") else " (one node)"
+        nodes = rec.get("nodes")
+        count = f"{rec['gpus']} x" if rec.get("gpus") else f"{nodes} node{'s' if nodes != 1 else ''} of"
+        return f"{count} {rec.get('accelerator')}{fab}, {rec.get('precision')}"
     return fmt.text(rec) if rec is not None else ""
 
 
@@ -39,17 +41,31 @@ def _value(k: str, v) -> str:
     return fmt.text(v)
 
 
+def _title(key: str) -> str:
+    """'time_to_target_s' -> 'time to target' (the unit is in the formatted value)."""
+    for suffix in ("_usd", "_s"):
+        if key.endswith(suffix):
+            key = key[: -len(suffix)]
+    return {"tco": "TCO", "capex": "CAPEX"}.get(key, key.replace("_", " "))
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def table(rows: list[dict], band) -> Table:
-    keys = [k for k in dict.fromkeys(k for r in rows for k in r) if k not in _SKIP and not isinstance(rows[0].get(k), (dict, list))]
+    keys = [k for k in dict.fromkeys(k for r in rows for k in r) if k not in _SKIP
+            and not any(isinstance(r.get(k), (dict, list)) for r in rows)]
     lab = projected(band, "the plan re-chosen under the scenario")
-    cols = [Column("scenario"), Column("recommendation under it")] + [Column(k.replace("_", " "), lab, True) for k in keys]
-    cols.append(Column("changes the purchase?"))
+    numeric = {k for k in keys if any(_is_num(r.get(k)) for r in rows)}
+    cols = [Column("scenario"), Column("changes the purchase?"), Column("recommendation under it")]
+    cols += [Column(_title(k), lab if k in numeric else None, k in numeric) for k in keys]
     body = []
     for r in rows:
         changed = first(r, "changes", "changed")
-        body.append([Cell(str(first(r, "scenario", "name", "label", default="?"))), Cell(_rec_text(r))]
-                    + [cell(_value(k, r.get(k)), value=r.get(k) if isinstance(r.get(k), (int, float)) else None) for k in keys]
-                    + [Cell(fmt.text(changed) if changed is not None else "N/A")])
+        body.append([Cell(str(first(r, "scenario", "name", "label", default="?"))),
+                     Cell(fmt.text(changed) if changed is not None else "N/A"), Cell(_rec_text(r))]
+                    + [cell(_value(k, r.get(k)), value=r.get(k) if _is_num(r.get(k)) else None) for k in keys])
     return Table(cols, body, "Each scenario re-runs the choice with one input moved.")
 
 
