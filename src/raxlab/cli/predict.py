@@ -31,6 +31,9 @@ def add_arguments(p):
     lay.add_argument("--recompute", default="none", help="none, selective or full activation recomputation")
     lay.add_argument("--zero", type=int, default=0, help="ZeRO stage 0-3")
     lay.add_argument("--fsdp", action="store_true", help="FSDP full sharding (= ZeRO-3)")
+    lay.add_argument("--zero3-gather", default="prefetch", choices=("prefetch", "blocking"),
+                     help="ZeRO-3 weight gathers: prefetch (FSDP-style, overlapped; default) or blocking "
+                          "(serial per-parameter gathers, DeepSpeed ZeRO-3 of 2021)")
     lay.add_argument("--sequence-parallel", action="store_true", help="Megatron sequence parallelism with TP")
     lay.add_argument("--attention", default="flash", help="flash (FA2-class), flash1 or unfused")
     lay.add_argument("--no-overlap-grad-reduce", action="store_true", help="DP gradient sync after backward")
@@ -83,7 +86,7 @@ def _layout(args, spec):
     return Layout(tp=args.tp, pp=args.pp, dp=dp, micro_batch=mb, global_batch=gb, vpp=args.vpp,
                   zero=3 if args.fsdp else args.zero, recompute=args.recompute,
                   sequence_parallel=args.sequence_parallel, attention=args.attention,
-                  overlap_grad_reduce=not args.no_overlap_grad_reduce)
+                  overlap_grad_reduce=not args.no_overlap_grad_reduce, zero3_gather=args.zero3_gather)
 
 
 def _inference(api, card, hw, args, notes) -> dict:

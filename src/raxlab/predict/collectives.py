@@ -22,6 +22,10 @@ NVLink and network hops, so its bandwidth term is the slower of the two rather t
 nccl issue 812); its latency has 2(N−1) network steps and the rest NVLink steps (NCCL
 tuning.cc). Across nodes the cost is the cheaper of the two algorithms, as NCCL's tuner picks.
 
+`per_gpu_time` is the pessimistic alternative used for blocking ZeRO-3 (see `sharded.py`): every
+rank's whole share crosses its own link (the GPU's NIC share between nodes), with no saving from
+node peers that need the same bytes.
+
 All functions take floats or numpy arrays and broadcast.
 """
 
@@ -94,6 +98,20 @@ def group_time(kind: str, nbytes, p, k, hc):
     else:
         raise ValueError(f"unknown collective {kind!r}")
     t = np.where(nodes > 1, hier, flat)
+    return np.where(p > 1, t + hc.base, 0.0)
+
+
+def per_gpu_time(kind: str, nbytes, p, k, hc):
+    """A ring collective whose every rank moves its whole (p−1)/p share over its own link: the GPU's
+    share of its node's rails across nodes, the scale-up link inside one. Latency as NCCL's ring
+    (2(N−1) or N−1 network steps, the rest NVLink steps; NCCL tuning.cc), plus the launch cost."""
+    p = np.maximum(np.asarray(p, dtype=float), 1.0)
+    nodes = np.ceil(p / np.clip(k, 1.0, p))
+    factor = 2.0 if kind == "all_reduce" else 1.0
+    bw = np.maximum(np.where(nodes > 1, _inter_bw(hc, nodes), hc.intra_bw), 1e-30)
+    steps, net_steps = factor * (p - 1), factor * (nodes - 1)
+    latency = net_steps * hc.alpha_inter + (steps - net_steps) * hc.alpha_intra
+    t = latency + factor * (p - 1) / p * nbytes / bw
     return np.where(p > 1, t + hc.base, 0.0)
 
 

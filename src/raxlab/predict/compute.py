@@ -6,7 +6,7 @@ Each op class takes max(FLOPs / (peak × efficiency), bytes / achievable memory 
 - **matmul**: the dense GEMMs (QKV, output projection, MLP), split over TP ranks. Backward is
   2× the forward FLOPs (gradients w.r.t. inputs and weights).
 - **attention** core (Q·Kᵀ, softmax, A·V). *flash*: one fused kernel; a causal mask halves
-  the executed FLOPs and the backward costs 2.5× the forward (it recomputes S and P: five
+  the executed FLOPs (a little more: whole diagonal tiles) and the backward costs 2.5× the forward (it recomputes S and P: five
   GEMMs against two; Dao 2023, FlashAttention-2, and its benchmark script's 3.5× fwd+bwd
   count). *unfused* (Megatron 2021): batched GEMMs over the full s×s square plus the
   scale-mask-softmax and dropout kernels that read and write the score tensor.
@@ -44,7 +44,11 @@ OTHER_BWD_RATIO = 2.0  # backward reads the saved input and the incoming gradien
 SCORE_FWD = 13.0
 SCORE_BWD = 19.0
 
-FLASH_CAUSAL = 0.5  # executed fraction of the s×s square under a causal mask
+# Causal flash kernels skip the tiles above the diagonal and compute the diagonal ones whole,
+# masking inside (Dao 2023, FlashAttention-2, §3.1.1): of n = s/B tile rows they run n(n+1)/2 of
+# n² tiles, a fraction (1 + B/s)/2 of the square. B = 128 query rows per tile (FA2 §3.3: tiles of
+# {64, 128} × {64, 128}; 128 rows on A100/H100 for head dims 64-128).
+FLASH_BLOCK = 128.0
 FLASH_BWD = 2.5  # FlashAttention-2 backward FLOPs ÷ forward
 
 # Vocabulary-parallel cross-entropy in fp32 (Megatron casts logits to float): write logits,
@@ -105,8 +109,9 @@ def _attention(shape, la, hc):
     # flash: compute-bound fused kernel; its only traffic is Q, K, V, O (and their gradients).
     qkvo = ACT * b * s * (2 * h + 2 * shape.kv_dim) / t
     eff = np.where(la.attn >= 2, hc.eff_attn1, hc.eff_attn) * hc.peak_bf16
-    fl_f = roofline(FLASH_CAUSAL * full_fwd, qkvo, eff, hc.mem_bw)
-    fl_b = roofline(FLASH_CAUSAL * FLASH_BWD * full_fwd, 2 * qkvo, eff, hc.mem_bw)
+    causal = 0.5 * (1.0 + np.minimum(FLASH_BLOCK / s, 1.0))
+    fl_f = roofline(causal * full_fwd, qkvo, eff, hc.mem_bw)
+    fl_b = roofline(causal * FLASH_BWD * full_fwd, 2 * qkvo, eff, hc.mem_bw)
     # unfused: batched GEMMs at matmul efficiency plus the score-tensor kernels.
     scores = b * heads * s * s
     un_f = full_fwd / (hc.peak_bf16 * hc.eff_mm) + SCORE_FWD * scores / hc.mem_bw

@@ -6,7 +6,7 @@ Without a transformer shape the model is a bag of per-sample FLOPs and bytes per
 achievable bandwidth). Convolutions run as implicit GEMMs on the tensor cores, so they take
 the matmul efficiency (an assumption, listed in the projection). Only data parallelism is
 possible: DDP (gradients bucketed under backward), ZeRO-1/2 and ZeRO-3/FSDP (two weight
-all-gathers and one gradient reduce-scatter per micro-batch, overlapped with compute).
+all-gathers and one gradient reduce-scatter per micro-batch; `sharded.generic_exposed`).
 
 The card's bytes are a fusion-free upper bound on memory traffic (see workload/card.py), so
 element-wise time is pessimistic for models run with fused kernels.
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from raxlab.predict import memory as mem
+from raxlab.predict import sharded
 from raxlab.predict.collectives import group_time
 from raxlab.predict.training import ADAM_BYTES_FIXED, DDP_BUCKET_BYTES
 
@@ -76,9 +77,7 @@ def generic_core(cn: CardNums, la, hc, workspace: float = 2.5e9, w_bytes: float 
     last = group_time("all_reduce", np.minimum(grad, DDP_BUCKET_BYTES), la.dp, k, hc)
     overlapped = np.minimum(np.maximum(t_ar - (t_mb - fwd), 0.0) + last, t_ar)
     terms["dp_comm"] = np.where(la.zero >= 3, 0.0, np.where(la.overlap > 0, overlapped, t_ar))
-    per_mb = (2 * group_time("all_gather", cn.params * la.gather_bytes, la.dp, k, hc)
-              + group_time("reduce_scatter", grad, la.dp, k, hc))
-    terms["fsdp_comm"] = np.where(la.zero >= 3, m * np.maximum(per_mb - t_mb, 0.0), 0.0)
+    terms["fsdp_comm"] = np.where(la.zero >= 3, sharded.generic_exposed(cn.params, la, hc, fwd, t_mb - fwd, m), 0.0)
     shard = np.where(la.zero >= 1, la.dp, 1.0)
     terms["optimizer"] = cn.params / shard * (ADAM_BYTES_FIXED + la.grad_bytes) / hc.mem_bw
     terms["step_overhead"] = hc.step_overhead + 0.0 * m

@@ -11,7 +11,7 @@ parallel, then pipeline stages — so TP traffic stays on NVLink and DP/PP group
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from raxlab.errors import RaxError
 RECOMPUTE = ("none", "selective", "full")
 ATTN_CODE = {"unfused": 0, "flash": 1, "flash1": 2}
 ATTENTION = ("flash", "flash1", "unfused")  # LayoutArrays.attn codes 1, 2, 0
+ZERO3_GATHER = ("prefetch", "blocking")  # LayoutArrays.prefetch 1, 0 (see sharded.py)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,9 @@ class Layout:
     overlap_grad_reduce: bool = True  # DP gradient sync bucketed under backward
     grad_reduce_bytes: int = 2  # 4 when gradients are reduced in fp32 (FSDP mixed precision DEFAULT)
     param_gather_bytes: int = 2  # ZeRO-3/FSDP weight all-gather dtype (4: fp32 parameters)
+    # prefetch: FSDP-style, next layer's gather under this layer's compute (NCCL ring, node rails
+    # shared); blocking: DeepSpeed ZeRO-3 of 2021, serial per-parameter gathers (sharded.py).
+    zero3_gather: str = "prefetch"
 
     @property
     def gpus(self) -> int:
@@ -89,6 +93,9 @@ def _check_enums(lay: Layout) -> None:
         raise RaxError(f"unknown attention {lay.attention!r}; allowed: {', '.join(ATTENTION)}", field="attention")
     if lay.zero not in (0, 1, 2, 3):
         raise RaxError(f"ZeRO stage must be 0-3, got {lay.zero}", field="zero")
+    if lay.zero3_gather not in ZERO3_GATHER:
+        raise RaxError(f"unknown zero3_gather {lay.zero3_gather!r}; allowed: {', '.join(ZERO3_GATHER)}",
+                       field="zero3_gather")
     for name in ("grad_reduce_bytes", "param_gather_bytes"):
         if getattr(lay, name) not in (1, 2, 4):
             raise RaxError(f"must be 1 (fp8), 2 (bf16/fp16) or 4 (fp32), got {getattr(lay, name)}", field=name)
@@ -127,6 +134,7 @@ class LayoutArrays:
     overlap: np.ndarray
     grad_bytes: np.ndarray
     gather_bytes: np.ndarray
+    prefetch: np.ndarray = field(default_factory=lambda: np.float64(1.0))  # ZeRO-3: 1 prefetch, 0 blocking
 
     def __len__(self) -> int:
         return int(np.size(self.tp))
@@ -139,13 +147,14 @@ def as_arrays(lay: Layout) -> LayoutArrays:
         gb=np.float64(lay.global_batch), vpp=np.float64(lay.vpp), zero=np.float64(lay.zero),
         recompute=np.float64(RECOMPUTE.index(lay.recompute)), sp=np.float64(lay.sequence_parallel),
         attn=np.float64(ATTN_CODE[lay.attention]), overlap=np.float64(lay.overlap_grad_reduce),
-        grad_bytes=np.float64(lay.grad_reduce_bytes), gather_bytes=np.float64(lay.param_gather_bytes))
+        grad_bytes=np.float64(lay.grad_reduce_bytes), gather_bytes=np.float64(lay.param_gather_bytes),
+        prefetch=np.float64(lay.zero3_gather == "prefetch"))
 
 
 def make_arrays(n: int | None = None, **cols) -> LayoutArrays:
     """Build a batch from columns (scalars broadcast). Defaults as in `Layout`."""
     defaults = dict(tp=1, pp=1, dp=1, mb=1, gb=1, vpp=1, zero=0, recompute=0, sp=0, attn=1, overlap=1, grad_bytes=2,
-                    gather_bytes=2)
+                    gather_bytes=2, prefetch=1)
     unknown = set(cols) - set(defaults)
     if unknown:
         raise RaxError(f"unknown layout column(s) {', '.join(sorted(unknown))}; known: {', '.join(defaults)}",

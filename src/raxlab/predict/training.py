@@ -17,8 +17,7 @@ selective recompute and sequence parallelism).
 Data-parallel gradient sync is bucketed under the backward pass (PyTorch DDP, Li et al.
 VLDB 2020; 25 MB buckets): exposed = what does not fit under the last micro-batch's backward
 plus the last bucket. ZeRO-3/FSDP gathers each layer's weights before its forward and its
-backward and reduce-scatters its gradients every micro-batch, prefetching one layer ahead:
-exposed = what does not fit under compute plus the first layer's gather.
+backward and reduce-scatters its gradients every micro-batch: `sharded.py`.
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from raxlab.predict import memory as mem
+from raxlab.predict import sharded
 from raxlab.predict.collectives import group_time, p2p_time
 from raxlab.predict.compute import ACT, head_cost, layer_cost
 
@@ -60,7 +60,8 @@ def train_core(shape, la, hc, w_bytes: float = 2.0, workspace: float = 2.5e9) ->
         "pp_p2p": _pp_p2p(shape, la, hc, m),
     }
     params_gpu = _stage_params(shape, la)
-    terms["dp_comm"], terms["fsdp_comm"] = _dp_exposed(shape, la, hc, params_gpu, m, L * (lc.bwd + rec), t_stage)
+    terms["dp_comm"] = _dp_exposed(la, hc, params_gpu, L * (lc.bwd + rec))
+    terms["fsdp_comm"] = _fsdp_exposed(shape, la, hc, lc, head, m)
     shard = np.where(la.zero >= 1, la.dp, 1.0)
     terms["optimizer"] = params_gpu / shard * (ADAM_BYTES_FIXED + la.grad_bytes) / hc.mem_bw
     terms["step_overhead"] = hc.step_overhead + 0.0 * m
@@ -78,25 +79,23 @@ def _pp_p2p(shape, la, hc, m):
     return np.where(la.pp > 1, 2 * la.vpp * (m + la.pp - 1) * per, 0.0)
 
 
-def _dp_exposed(shape, la, hc, params_gpu, m, bwd_window, t_stage):
-    """(exposed DP gradient sync, exposed FSDP/ZeRO-3 traffic) per step."""
-    k = np.clip(hc.g / la.tp, 1.0, la.dp)  # DP peers sharing a node (TP ranks are adjacent)
+def _dp_exposed(la, hc, params_gpu, bwd_window):
+    """Exposed DP gradient sync per step (zero: ZeRO-3 reduces gradients in `_fsdp_exposed`)."""
     zero3 = la.zero >= 3
-    dp = fsdp = 0.0 * m
-    if not np.all(zero3):  # skipped when no candidate needs it: the scalar path stays < 1 ms
-        grad = params_gpu * la.grad_bytes
-        t_ar = group_time("all_reduce", grad, la.dp, k, hc)
-        last = group_time("all_reduce", np.minimum(grad, DDP_BUCKET_BYTES), la.dp, k, hc)
-        overlapped = np.maximum(t_ar - bwd_window, 0.0) + last
-        dp = np.where(zero3, 0.0, np.where(la.overlap > 0, np.minimum(overlapped, t_ar), t_ar))
-    if np.any(zero3):
-        layer_w, head_w = shape.layer_params / la.tp, shape.embedding_params / la.tp
-        ag_layer = group_time("all_gather", layer_w * la.gather_bytes, la.dp, k, hc)
-        per_mb = (shape.layers * (2 * ag_layer + group_time("reduce_scatter", layer_w * la.grad_bytes, la.dp, k, hc))
-                  + 2 * group_time("all_gather", head_w * la.gather_bytes, la.dp, k, hc)
-                  + group_time("reduce_scatter", head_w * la.grad_bytes, la.dp, k, hc))
-        fsdp = np.where(zero3, m * (np.maximum(per_mb - t_stage, 0.0) + ag_layer), 0.0)
-    return dp, fsdp
+    if np.all(zero3):  # skipped when no candidate needs it: the scalar path stays < 1 ms
+        return 0.0 * la.dp
+    k = np.clip(hc.g / la.tp, 1.0, la.dp)  # DP peers sharing a node (TP ranks are adjacent)
+    grad = params_gpu * la.grad_bytes
+    t_ar = group_time("all_reduce", grad, la.dp, k, hc)
+    last = group_time("all_reduce", np.minimum(grad, DDP_BUCKET_BYTES), la.dp, k, hc)
+    overlapped = np.maximum(t_ar - bwd_window, 0.0) + last
+    return np.where(zero3, 0.0, np.where(la.overlap > 0, np.minimum(overlapped, t_ar), t_ar))
+
+
+def _fsdp_exposed(shape, la, hc, lc, head, m):
+    if not np.any(la.zero >= 3):
+        return 0.0 * m
+    return np.where(la.zero >= 3, sharded.zero3_exposed(shape, la, hc, lc, head, m), 0.0)
 
 
 def _memory(shape, la, params_gpu, m, w_bytes, workspace):
