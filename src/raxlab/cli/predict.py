@@ -1,6 +1,6 @@
 """`rax predict`: project a workload onto one explicit candidate cluster and layout."""
 
-from raxlab.cli.common import add_json, console, emit
+from raxlab.cli.common import add_json, add_store, console, emit
 
 COMMAND = "predict"
 HELP = "project step time, throughput, memory and error band of a workload on a candidate cluster"
@@ -19,6 +19,10 @@ def add_arguments(p):
     hw.add_argument("--rails", type=int, help="NICs per node on the fabric (default: one per GPU)")
     hw.add_argument("--oversubscription", type=float, default=1.0, help="fat-tree taper above the leaf (default 1)")
     hw.add_argument("--nodes-per-leaf", type=int, default=0, help="nodes under one leaf switch (0: non-blocking)")
+    hw.add_argument("--comm-run", metavar="RUN", help="a stored `rax bench comm` run whose measured all-reduce alpha-beta "
+                    "replaces the fabric prior (its busbw taken as each GPU's share of the scale-out fabric)")
+    hw.add_argument("--comm-transport", help="with --comm-run: which measured transport (when it holds several)")
+    hw.add_argument("--comm-ranks", type=int, help="with --comm-run: which measured rank count (when several)")
     lay = p.add_argument_group("layout")
     for flag in ("--tp", "--pp"):
         lay.add_argument(flag, type=int, default=1)
@@ -43,6 +47,7 @@ def add_arguments(p):
     inf.add_argument("--prompt", type=int, default=1024, help="prompt tokens per request")
     inf.add_argument("--gen", type=int, default=256, help="generated tokens per request")
     add_json(p)
+    add_store(p)
 
 
 def run(args) -> int:
@@ -52,9 +57,13 @@ def run(args) -> int:
     from raxlab.workload import build_card, load_workload
 
     wl = load_workload(args.workload, trust_code=args.trust_code)
+    measured = _measured_fabric(args)
     hw, notes = hardware_from_catalog(load_catalog(), gpu=args.gpu, server=args.server, fabric=args.fabric,
                                       rails=args.rails, gpus_per_node=args.gpus_per_node,
-                                      oversubscription=args.oversubscription, nodes_per_leaf=args.nodes_per_leaf)
+                                      oversubscription=args.oversubscription, nodes_per_leaf=args.nodes_per_leaf,
+                                      measured_inter=measured)
+    if measured is not None:
+        notes = [*notes, f"scale-out fabric: {measured.source} (replaces the {args.fabric or 'fabric'} prior)"]
     card = build_card(wl)
     if args.infer:
         emit(args, _inference(api, card, hw, args, notes), _render_infer)
@@ -65,6 +74,16 @@ def run(args) -> int:
                                      assumptions=api_notes(notes, args.precision))
     emit(args, {"workload": wl.name, **proj.to_dict()}, _render_train)
     return 0
+
+
+def _measured_fabric(args):
+    """The measured α-β of `--comm-run`, or None."""
+    if not args.comm_run:
+        return None
+    from raxlab.predict.commfit import comm_fit_from_run
+    from raxlab.store import Store
+
+    return comm_fit_from_run(Store(args.store), args.comm_run, transport=args.comm_transport, ranks=args.comm_ranks)
 
 
 def api_notes(notes: list[str], precision: str) -> list[str]:

@@ -121,19 +121,24 @@ def backtest(points: list[MeasuredPoint], fit_on, peaks: dict, mem_bw: float, pr
 def points_from_compute_results(results: list[dict], card, traced_bytes: float = 4.0) -> list[MeasuredPoint]:
     """MeasuredPoints from stored compute-sweep results (measure/compute.py: result['point']
     = {precision, batch, mode}, result['summary']['median'] = seconds per step) of `card`'s
-    workload. Training points only. The card's bytes were traced in fp32 (`traced_bytes`); for
-    16-bit runs they are scaled by 2/4 (autocast keeps fp32 master weights, so this slightly
-    undercounts weight traffic)."""
+    workload (a WorkloadCard or its stored dict). Training points only. The card's bytes were
+    traced in fp32 (`traced_bytes`); for 16-bit runs they are scaled by 2/4 (autocast keeps fp32
+    master weights, so this slightly undercounts weight traffic)."""
     out = []
+    per_flops, per_bytes, fixed_bytes = (_card_field(card, k) for k in
+                                         ("flops_by_class", "bytes_by_class", "bytes_fixed_by_class"))
     for r in results:
         p = r.get("point") or {}
         if p.get("mode") != "train" or not r.get("summary", {}).get("median"):
             continue
         b = int(p["batch"])
         scale = {"bf16": 2.0, "fp16": 2.0}.get(p["precision"], 4.0) / traced_bytes
-        flops = {c: card.flops_by_class.get(c, 0) * b for c in CLASSES}
-        nbytes = {c: (card.bytes_by_class.get(c, 0) * b + card.bytes_fixed_by_class.get(c, 0)) * scale
-                  for c in (*CLASSES, "norm")}
+        flops = {c: per_flops.get(c, 0) * b for c in CLASSES}
+        nbytes = {c: (per_bytes.get(c, 0) * b + fixed_bytes.get(c, 0)) * scale for c in (*CLASSES, "norm")}
         out.append(MeasuredPoint(p["precision"], b, float(r["summary"]["median"]), flops, nbytes,
                                  label=f"{p['precision']}/b{b}"))
     return out
+
+
+def _card_field(card, key: str) -> dict:
+    return dict(card[key] if isinstance(card, dict) else getattr(card, key))
