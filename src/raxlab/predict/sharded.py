@@ -57,9 +57,13 @@ def zero3_exposed(shape, la, hc, lc, head_t, m):
     k = np.clip(hc.g / la.tp, 1.0, la.dp)  # DP peers sharing a node (TP ranks are adjacent)
     layer_w, head_w = shape.layer_params / la.tp, shape.embedding_params / la.tp
     rec = np.where(la.recompute >= 2, lc.fwd, np.where(la.recompute >= 1, lc.attn_rec, 0.0))
-    prefetch = _prefetched(la, hc, k, layer_w, head_w, shape.layers, lc.fwd, lc.bwd + rec, head_t)
-    blocking = _blocking(la, hc, k, layer_w, head_w, shape.layers, weight_matrices(shape))
-    return m * np.where(la.prefetch > 0, prefetch, blocking)
+    pre = la.prefetch > 0
+    # each branch only where some candidate needs it: the scalar path stays < 1 ms
+    prefetch = _prefetched(la, hc, k, layer_w, head_w, shape.layers, lc.fwd, lc.bwd + rec, head_t) \
+        if np.any(pre) else 0.0
+    blocking = _blocking(la, hc, k, layer_w, head_w, shape.layers, weight_matrices(shape)) \
+        if not np.all(pre) else 0.0
+    return m * np.where(pre, prefetch, blocking)
 
 
 def _prefetched(la, hc, k, layer_w, head_w, layers, t_fwd, t_bwd, head_t):
