@@ -30,8 +30,21 @@ Many candidates (the planner; ~1e6 candidates/s on one core)::
     res["step_time_s"], res["tokens_per_s"], res["mfu"], res["memory_bytes"], res["fits"],
     res["problem"] (code into layout.PROBLEMS, 0 = possible), res["ok"], res["terms"][name]
 
+ZeRO-3/FSDP (`sharded.py`): 3Ψ per GPU per micro-batch; `Layout(zero=3, zero3_gather="prefetch")`
+(FSDP-style, overlapped; default, column `prefetch=1`) or `"blocking"` (DeepSpeed ZeRO-3 of 2021).
+
 Non-transformers: `generic.CardNums.from_card(card)` in place of the shape (DP/ZeRO/FSDP only).
-Calibration and back-test on measured points: `calibrate.fit`, `calibrate.backtest`.
+Calibration and back-test on measured points: `calibrate.fit`, `calibrate.backtest`; on stored runs
+(`rax calibrate RUN`): `calibrate_run.calibrate_compute_run(store, ref, fit_on=, holdout=)`,
+`commfit.calibrate_comm_run(store, ref)`; both store artifact "calibration" on the run.
+Measured fabric::
+
+    from raxlab.predict.commfit import comm_fit_from_run
+    fit = comm_fit_from_run(store, "latest", collective="all_reduce")   # CommFit (α per ring step, busbw)
+    hardware_from_catalog(..., measured_inter=fit)                       # `rax predict --comm-run RUN`
+
+DDP step from a measured single-rank step and a measured fit: `ddp.predict_ddp_step(compute_s, fit,
+ranks, grad_bytes= | bucket_bytes=)`; `ddp.scale_fit(fit, 1, 2)` moves a fit to another link rate.
 Priors with provenance: `data/priors.yaml`; in-training factors derived by `derive.py` from
 independent runs (`data/independent_points.yaml`); error band: `data/error_band.yaml`.
 """
