@@ -92,6 +92,7 @@ def run_abtest(opts: DdpOptions, arms: list[ArmSpec], ab: AbOptions, *, ranks: i
     ab.validate()
     if ranks < 2:
         raise RaxError(f"an A/B test of the network needs >= 2 ranks, got {ranks}", field="--ranks")
+    opts.steps, opts.baseline = ab.steps, False  # a repetition's timed rounds; no 1-rank step in an A/B
     wl, _ = prepare(opts.validate(), arms[0].transport, ranks)
     for arm in arms[1:]:
         transports.require_available(transports.get_arm(arm.transport), ranks)
@@ -133,7 +134,7 @@ class _Experiment:
     # -- start, turns, stop ----------------------------------------------------------
     def start(self, stack: contextlib.ExitStack, work: str) -> None:
         for arm in self.arms:
-            self.procs[arm.name] = ArmProcess(arm, self.opts, self.ranks, self.events, work)
+            self.procs[arm.name] = ArmProcess(arm, self.opts, self.ranks, self.events, work, self.ab.rep_warmup)
         for proc in self.procs.values():
             proc.start(stack)
         params = {**self.opts.to_dict(), "ranks": self.ranks, "design": self._design(),

@@ -153,8 +153,10 @@ def _catalogue_price(fabric: str, servers: int, notes: list[str]) -> tuple[float
 class ArmProcess:
     """One arm's ranks, launched in a thread; events go to the shared queue as (name, event)."""
 
-    def __init__(self, arm: ArmSpec, opts: DdpOptions, ranks: int, events: queue.Queue, work_dir: str):
+    def __init__(self, arm: ArmSpec, opts: DdpOptions, ranks: int, events: queue.Queue, work_dir: str,
+                 rep_warmup: int):
         self.arm, self.opts, self.ranks, self.events = arm, opts, ranks, events
+        self.rep_warmup = rep_warmup
         self.control = Path(work_dir) / f"control-{arm.name}.json"
         self.log_dir = Path(work_dir) / f"nccl-{arm.name}"
         self.seq = 0
@@ -169,7 +171,8 @@ class ArmProcess:
         self.placement = place(stack, self.ranks, self.arm.emulate)
         self.env = transports.arm_env(tarm, ifname=self.placement.ifname, log_dir=str(self.log_dir),
                                       emulated=self.placement.fabric is not None)
-        args = worker_args(self.opts, tarm, self.placement) + ["--serve", str(self.control)]
+        args = worker_args(self.opts, tarm, self.placement) + ["--serve", str(self.control),
+                                                               "--rep-warmup", str(self.rep_warmup)]
         self.spec = LaunchSpec(WORKER, args, ranks=self.ranks, env=self.env, fabric=self.placement.fabric,
                                timeout_s=self.opts.timeout_s, master_port=self.placement.master_port,
                                setup_timeout_s=max(180.0, self.opts.timeout_s))

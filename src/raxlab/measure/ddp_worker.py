@@ -134,6 +134,7 @@ def _serve(ctx: RankContext, tr, opts: DdpOptions, args, check) -> None:
     _warm(ctx, tr, opts, False, check)
     _emit0(ctx, {"ev": "ready"})
     while True:
+        _emit0(ctx, {"ev": "begin", "what": "the wait for its turn"})
         cmd = control.wait(ctx)
         if cmd["cmd"] != "rep":
             return
