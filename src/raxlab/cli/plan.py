@@ -134,7 +134,7 @@ def _objective_text(o: dict) -> str:
     if o["rate_required"]:
         bits.append(f">= {o['rate_required']:.3g} {o['unit']}/s")
     if o.get("latency_p99_s"):
-        bits.append(f"p99 <= {o['latency_p99_s'] * 1e3:.3g} ms")
+        bits.append(f"p99 <= {o['latency_p99_s'] * 1e3:,.4g} ms")
     caps = o["caps"]
     if caps["budget_usd"]:
         bits.append(f"CAPEX <= {_money(caps['budget_usd'])}")
@@ -145,10 +145,26 @@ def _objective_text(o: dict) -> str:
     return ", ".join(bits)
 
 
+def _serving_rows(r) -> list:
+    lay = r["layout"]
+    return [("layout", f"{lay['replicas']} replicas of tp {lay['tp']} at batch {lay['batch']}"),
+            ("p99 latency (projected)", _t(r["p99_latency_s"])),
+            ("capacity (projected)", f"{r['capacity_per_replica_rps']:.4g} requests/s per replica, "
+                                     f"{r['rate']:.4g} in all; error band N/A (inference not validated)")]
+
+
 def _rec_table(plan):
     r = plan["recommendation"]
     t = _table(f"recommendation ({r['status']}: {r['basis']})", ("what", "value"))
     lay = r["layout"]
+    if "replicas" in lay:
+        rows = [("hardware", f"{r['nodes']} x {r['server']}, {r['gpus']} x {r['accelerator']}"),
+                ("network", f"{r['fabric']} x {r['rails']} rails" if r["fabric"] else "none (one node)"),
+                ("precision", r["precision"]), *_serving_rows(r),
+                ("CAPEX / TCO", f"{_money(r['capex_usd'])} / {_money(r['tco_usd'])}")]
+        for k, v in rows:
+            _add(t, k, str(v))
+        return t
     rows = [("hardware", f"{r['nodes']} x {r['server']}, {r['gpus']} x {r['accelerator']}"),
             ("network", f"{r['fabric']} x {r['rails']} rails ({r['nic']})" if r["fabric"] else "none (one node)"),
             ("precision", r["precision"]),
@@ -192,6 +208,11 @@ def _network_table(plan):
 
 def _precision_table(plan):
     v = plan["verdicts"]["precision"]
+    if plan["objective"]["task"] == "infer":
+        t = _table("precision verdict (projected)", ("precision", "replicas", "GPUs", "batch", "p99", "CAPEX"))
+        for r in v["rows"]:
+            _add(t, r["precision"], r["replicas"], r["gpus"], r["batch"], _t(r["p99_latency_s"]), _money(r["capex_usd"]))
+        return t
     t = _table("precision verdict (projected)", ("precision", "time", "speed-up vs bf16", "MFU", "GiB/GPU", "meets",
                                                  "in workload"))
     for r in v["rows"]:
@@ -213,6 +234,11 @@ def _accelerator_table(plan):
 
 def _scale_table(plan):
     v = plan["verdicts"]["scale"]
+    if plan["objective"]["task"] == "infer":
+        t = _table("scale verdict: replicas vs load", ("requests/s", "replicas", "GPUs", "nodes"))
+        for p in v["points"]:
+            _add(t, f"{p['request_rate_per_s']:.4g}", p["replicas"], p["gpus"], p["nodes"])
+        return t
     t = _table(f"scale verdict: {v['design']['accelerator']} on {v['design']['fabric'] or 'one node'}",
                ("nodes", "GPUs", "time", "CAPEX", "TCO", "scaling eff.", "meets"))
     for p in v["points"]:
@@ -232,6 +258,13 @@ def _sensitivity_table(plan):
 
 def _pareto_table(plan):
     p = plan["pareto"]
+    if plan["objective"]["task"] == "infer":
+        t = _table(f"Pareto front: TCO vs p99 latency ({p['points_on_front']} points)",
+                   ("accelerator", "nodes", "GPUs", "precision", "p99", "TCO"))
+        for r in p["points"][:20]:
+            _add(t, r["accelerator"] + (" *" if r["recommended"] else ""), r["nodes"], r["gpus"], r["precision"],
+                 _t(r["p99_latency_s"]), _money(r["tco_usd"]))
+        return t
     t = _table(f"Pareto front: TCO vs {p['axes'][1]} ({p['points_on_front']} points, {p['shown']} shown)",
                ("accelerator", "nodes", "fabric", "rails", "precision", "time", "TCO", "meets"))
     for r in p["points"][:20]:
@@ -242,9 +275,10 @@ def _pareto_table(plan):
 
 def _footer(out, plan):
     pr, s = plan["pruned"], plan["search"]
-    out.print(f"searched {s['candidates_covered']:,} candidates ({s['candidates_evaluated']:,} evaluated) in "
-              f"{s['wall_s']:.2f} s; pruned: " + ", ".join(f"{k} {v:,}" for k, v in {**pr['hardware'],
-                                                                                      **pr['layouts']}.items()))
+    if "candidates_covered" in s:
+        out.print(f"searched {s['candidates_covered']:,} candidates ({s['candidates_evaluated']:,} evaluated) in "
+                  f"{s['wall_s']:.2f} s")
+    out.print("pruned: " + ", ".join(f"{k} {v:,}" for k, v in {**pr['hardware'], **pr['layouts']}.items()))
     from rich.markup import escape
 
     for a in plan["assumptions"]:

@@ -122,7 +122,7 @@ def missing(opts, m: dict, i: int) -> dict:
     fast = within[np.argmin(np.nan_to_num(m["time"][within], nan=np.inf) if opts.obj.work else -m["rate"][within])] \
         if len(within) else None
     on_time = np.flatnonzero(sum((short[k] == 0) for k in perf) == len(perf)) if perf else np.arange(len(opts))
-    cheap = on_time[np.argmin(m["capex"][on_time])] if len(on_time) else None
+    cheap = on_time[np.argmin(m["capex"][on_time] * (1 + 1e-9 * _safety(opts, on_time)))] if len(on_time) else None
     out = {"shortfall": {k: float(v[i]) for k, v in short.items() if v[i] > 0}, "sentences": []}
     d = m["deadline_s"]
     if fast is not None and perf and opts.obj.work and d:
@@ -141,6 +141,12 @@ def missing(opts, m: dict, i: int) -> dict:
         out["sentences"].append(f"meeting the time target needs {' and '.join(b for b in bits if b)} "
                                 f"(cheapest: {hw(r)})")
     return out
+
+
+def _safety(opts, idx) -> np.ndarray:
+    from raxlab.plan.verdicts import _safety as rank
+
+    return np.array([rank(p) for p in opts.k["precision"][idx]], float)
 
 
 def alternatives(opts, m: dict, i: int, top: int = 5) -> list[dict]:

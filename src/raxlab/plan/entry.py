@@ -12,7 +12,7 @@ from raxlab.plan.planner import PlanOptions, make_plan
 
 
 def with_targets(spec, overrides: list[str] | None):
-    """`spec` with targets replaced by KEY=VALUE strings (validated like the spec file)."""
+    """`spec` with targets replaced by KEY=VALUE strings (KEY=none removes one), validated like the spec file."""
     if not overrides:
         return spec
     from raxlab.workload.spec import parse_spec
@@ -20,12 +20,16 @@ def with_targets(spec, overrides: list[str] | None):
     targets = spec.targets.model_dump(exclude_none=True)
     for item in overrides:
         key, sep, value = item.partition("=")
-        if not sep or not key.strip():
+        key = key.strip()
+        if not sep or not key:
             raise RaxError(f"expected KEY=VALUE, got {item!r}", field="--target")
+        if value.strip().lower() == "none":  # KEY=none removes a target of the spec
+            targets.pop(key, None)
+            continue
         try:
-            targets[key.strip()] = float(value)
+            targets[key] = float(value)
         except ValueError:
-            raise RaxError(f"not a number: {value!r}", field=f"targets.{key.strip()}") from None
+            raise RaxError(f"not a number: {value!r}", field=f"targets.{key}") from None
     data = spec.model_dump(mode="json", exclude={"base_dir"})
     data["targets"] = targets
     return parse_spec(data, base_dir=spec.base_dir, where="--target")

@@ -120,9 +120,11 @@ def verdict(opts, m, i: int, reason: str, tie: float, tie_basis: str, cat, abtes
     rows = [_row(opts, m, r, i, cat, ref) for r in fabric_rows(opts, m, i)]
     cm = cheapest_meeting(opts, m, i)
     cheap = _row(opts, m, cm, i, cat, ref) if cm is not None else None
+    same = _same_hardware(opts, i)
+    cheapest = _row(opts, m, int(same[np.argmin(m["tco"][same])]), i, cat, ref)
     out = {**head, "rows": rows, "recommended_fabric": fabric, "recommended_rails": rails,
            "cheapest_meeting": cheap, "by_family": _by_family(rows),
-           "sentence": _sentence(opts, rows, fabric, reason, tie, cheap) + _family_sentence(rows, fabric, tie)}
+           "sentence": _sentence(opts, rows, fabric, reason, tie, cheap, cheapest) + _family_sentence(rows, fabric, tie)}
     ab = _measured(opts, m, i, rows, abtests, tie, cat)
     if ab is not None:
         out["measured"] = ab
@@ -156,16 +158,20 @@ def _slow(r: dict) -> float:
     return r["time_to_target_s"] if r["time_to_target_s"] is not None else 1.0 / r["rate"]
 
 
-def _sentence(opts, rows: list[dict], fabric: str, reason: str, tie: float, cheap_ok: dict | None) -> str:
+def _sentence(opts, rows: list[dict], fabric: str, reason: str, tie: float, cheap_ok: dict | None,
+              cheapest: dict) -> str:
     unit = opts.obj.per_unit[0].removeprefix("USD per ")
     rec = next(r for r in rows if r["fabric"] == fabric)
     fast = min(rows, key=_slow)
     cheap = rows[0]
-    if reason == "none-meets":
-        return (f"No fabric meets the targets on this hardware and node count; the fastest, {_name(fast)}, "
-                f"takes {duration(fast['time_to_target_s'])}.")
+    if reason in ("none-meets", "closest"):
+        d = _slow(rec) / _slow(fast) - 1.0
+        tail = ("" if fast["fabric"] == rec["fabric"] else
+                f"; {rec['fabric']} is within {pct(d)} of the fastest, {fast['fabric']}"
+                + (", a tie" if d <= tie else "") + f", for {money(fast['tco_usd'] - rec['tco_usd'])} less")
+        return f"No fabric meets every target on this hardware and node count{tail}."
     if reason == "needed":
-        miss = next(r for r in rows if not r["meets_targets"] and r["tco_usd"] < rec["tco_usd"])
+        miss = cheapest  # the cheapest fabric x rails on this hardware, which misses the targets
         why = ", ".join(f"{k} {pct(v)} over" for k, v in miss["shortfall"].items())
         return (f"{_name(rec)} is needed: the cheaper {_name(miss)} would take "
                 f"{duration(miss['time_to_target_s'])} ({why}) because exposed communication grows to "
@@ -196,6 +202,7 @@ def _family_sentence(rows: list[dict], fabric: str, tie: float) -> str:
     """The other families at their best, against the recommendation: the IB / RoCE / TCP answer."""
     rec = next(r for r in rows if r["fabric"] == fabric)
     parts = []
+    all_miss = not rec["meets_targets"]
     for fam, best in _by_family(rows).items():
         if fam == rec["family"]:
             continue
@@ -203,7 +210,7 @@ def _family_sentence(rows: list[dict], fabric: str, tie: float) -> str:
         d, dc = _slow(r) / _slow(rec) - 1.0, r["tco_usd"] - rec["tco_usd"]
         cost = f"{money(abs(dc))} {'more' if dc > 0 else 'less'}"
         name = f"{r['fabric']} x {plural(r['rails'], 'rail')}"
-        if not r["meets_targets"]:
+        if not r["meets_targets"] and not all_miss:
             parts.append(f"{fam} misses the targets even at its best ({name}: {duration(r['time_to_target_s'])})")
         elif abs(d) <= tie:
             parts.append(f"{fam} at its best ({name}) is within {pct(abs(d))}, a tie, for {cost}")

@@ -6,12 +6,13 @@ none/selective/full; `predict.vectorized.candidate_grid`) are searched, not assu
 stages keep the work linear in the space instead of in its product:
 
 A. every possible layout of each (base, node count) group is evaluated on the group's fastest
-   variant (its best-connected fabric and rails): memory fit and layout problems do not depend
-   on the fabric, so this stage also records every pruning reason;
+   and slowest variants (its best- and worst-connected fabric and rails): memory fit and layout
+   problems do not depend on the fabric, so this stage also records every pruning reason;
 B. the layouts that could win anywhere — the overall best few, and the best of each pipeline
-   depth, tensor-parallel width and ZeRO stage (the axes a slower network shifts the optimum
-   along: more pipeline and less data-parallel traffic) — are re-evaluated on every variant,
-   and each option keeps its fastest.
+   depth, tensor-parallel width and ZeRO stage on either reference (the axes a slower network
+   shifts the optimum along: more pipeline and less data-parallel traffic) — are re-evaluated on
+   every variant, and each option keeps its fastest. Variants with the same scale-out bandwidth
+   and latency (roce-200 x 4 rails, roce-800 x 1) project identically and are evaluated once.
 
 All evaluations of a stage go through one `evaluate_training` call with per-row hardware
 (`hardware.stack_hardware` / `take`), so Python cost is per group, not per candidate.
@@ -32,7 +33,8 @@ from raxlab.predict.vectorized import evaluate_training
 # Layouts within 0.1 % of each other are not worth the complexity: the simpler one is kept
 # (no ZeRO, no recompute, no pipeline, less tensor parallelism). Reported times are unpenalised.
 SIMPLER = 1e-3
-TOP_K = 3  # overall best layouts carried to stage B, besides the best per pp / tp / ZeRO stage
+TOP_K = 3
+BEATEN_MARGIN = 0.02  # overall best layouts carried to stage B, besides the best per pp / tp / ZeRO stage
 COMM = ("tp_comm", "pp_p2p", "dp_comm", "fsdp_comm")
 NET_COMM = ("pp_p2p", "dp_comm", "fsdp_comm")  # the terms a scale-out fabric can change
 LAYOUT_COLS = ("tp", "pp", "dp", "mb", "zero", "recompute", "sp", "vpp")
@@ -63,6 +65,7 @@ class SearchResult:
     no_layout: int = 0
     evaluated: int = 0
     space_size: int = 0
+    stages: dict = field(default_factory=dict)  # rows evaluated per stage (A0, A1, B)
 
     def __len__(self) -> int:
         return len(self.cols["base"])
@@ -121,7 +124,7 @@ class _Group:
     gpus: int
     layouts: LayoutArrays
     variants: list[int]  # flat variant indices
-    ref: int  # the fastest variant (stage A)
+    refs: list[int]  # the fastest and the slowest variant (stage A)
 
 
 def _groups(space, model: Model, precision: str, index: dict, res: SearchResult, cache: dict) -> list[_Group]:
@@ -140,8 +143,8 @@ def _groups(space, model: Model, precision: str, index: dict, res: SearchResult,
             if len(la) == 0:
                 res.no_layout += len(vs)
                 continue
-            ref = max(vs, key=lambda i: _node_bw(res.variants[i]))
-            out.append(_Group(bi, nodes, nodes * base.g, la, vs, ref))
+            bw = sorted(vs, key=lambda i: _node_bw(res.variants[i]))
+            out.append(_Group(bi, nodes, nodes * base.g, la, vs, list(dict.fromkeys([bw[-1], bw[0]]))))
     return out
 
 
@@ -183,8 +186,8 @@ def _pick(gid: np.ndarray, step: np.ndarray, la: LayoutArrays) -> np.ndarray:
     start = np.r_[0, np.flatnonzero(np.diff(gs)) + 1]
     rank = np.arange(len(order)) - np.repeat(start, np.diff(np.r_[start, len(order)]))
     keep[order[rank < TOP_K]] = True
-    for col in (la.pp, la.tp, la.zero):
-        key = gid.astype(np.int64) * 1024 + np.asarray(col, np.int64)  # pp, tp <= 64, zero <= 3
+    for col in (la.pp, la.tp, la.zero * 1024 + la.mb, la.zero * 1024 + la.pp):
+        key = gid.astype(np.int64) * 2**22 + np.asarray(col, np.int64)  # every col < 4 * 1024
         o = _then_by(by_step, key)
         keep[o[np.r_[True, np.diff(key[o]) != 0]]] = True
     return keep & np.isfinite(step)
@@ -199,50 +202,91 @@ def _stage_a(space, model, flat, groups, hc_cache, res):
     n = np.array([len(g.layouts) for g in groups])
     gid = np.repeat(np.arange(len(groups)), n)
     la = _concat([g.layouts for g in groups])
-    out = _evaluate(model, space, flat, la, np.repeat([g.base for g in groups], n),
-                    np.repeat([g.ref for g in groups], n), np.repeat([float(g.gpus) for g in groups], n), hc_cache)
-    res.evaluated += len(la)
-    nv = np.array([len(g.variants) for g in groups])
-    res.pruned_layouts["memory does not fit"] += int(((~out["fits"]) * nv[gid]).sum())
-    step = np.where(out["ok"], out["step_time_s"] * _complexity(la), np.inf)
-    keep = _pick(gid, step, la)
+    keep, ran = np.zeros(len(la), bool), np.ones(len(la), bool)
+    fast = np.full(len(la), np.inf)
+    for r in (0, 1):  # the fastest variant, then the slowest (where the group has two)
+        ref = np.array([g.refs[min(r, len(g.refs) - 1)] for g in groups])
+        rows = np.flatnonzero(np.repeat([len(g.refs) > r for g in groups], n) & ran)
+        if not len(rows):
+            continue
+        sub = _subset(la, rows)
+        out = _evaluate(model, space, flat, sub, np.repeat([g.base for g in groups], n)[rows], np.repeat(ref, n)[rows],
+                        np.repeat([float(g.gpus) for g in groups], n)[rows], hc_cache)
+        res.evaluated += len(rows)
+        res.stages[f"A{r}"] = res.stages.get(f"A{r}", 0) + len(rows)
+        if r == 0:  # memory does not depend on the fabric: count it once, for every variant of the group
+            nv = np.array([len(g.variants) for g in groups])
+            res.pruned_layouts["memory does not fit"] += int(((~out["fits"]) * nv[gid]).sum())
+            ran[rows] = out["ok"]  # the slowest variant re-runs only the layouts that fit
+        step = np.where(out["ok"], out["step_time_s"] * _complexity(sub), np.inf)
+        keep[rows[_pick(gid[rows], step, sub)]] = True
+        if r == 0:
+            fast[rows] = step
+        else:
+            keep &= ~_beaten(gid, fast, rows, step, len(groups))
     sel = np.flatnonzero(keep)
     counts = np.bincount(gid[sel], minlength=len(groups))
     return la, np.split(sel, np.cumsum(counts)[:-1])
 
 
+def _beaten(gid, fast, rows, slow_step, n_groups) -> np.ndarray:
+    """Layouts that cannot win on any variant between the two references: a layout's step only
+    grows as the network slows, so one slower on the fastest fabric than the best layout on the
+    slowest (with a margin for the latency differences between fabric families) never wins."""
+    best_slow = np.full(n_groups, np.inf)
+    np.minimum.at(best_slow, gid[rows], slow_step)
+    return fast > best_slow[gid] * (1.0 + BEATEN_MARGIN)
+
+
+def _comm_key(space, flat, base: int, v: int, hc_cache: dict) -> tuple:
+    """What a variant changes in the projection: variants with equal scale-out bandwidth and
+    latency (roce-200 x 4 rails and roce-800 x 1) project the same step, so one is evaluated."""
+    k = (base, v)
+    if k not in hc_cache:
+        hc_cache[k] = space.bases[base].consts(flat[v])
+    c = hc_cache[k]
+    return (float(c.inter_bw), float(c.alpha_inter), float(c.oversub), float(c.nodes_per_leaf))
+
+
 def _stage_b(space, model, flat, groups, la_a, chosen, hc_cache, res) -> dict:
-    rows, var, grp, opt = [], [], [], []
-    n_opt = 0
+    sels, rep_var, rep_grp, members = [], [], [], []
     for gi, (g, sel) in enumerate(zip(groups, chosen)):
         if len(sel) == 0:
             res.no_layout += len(g.variants)
             continue
-        nv = len(g.variants)
-        rows.append(np.tile(sel, nv))
-        var.append(np.repeat(g.variants, len(sel)))
-        grp.append(np.full(nv * len(sel), gi))
-        opt.append(n_opt + np.repeat(np.arange(nv), len(sel)))
-        n_opt += nv
-    if not rows:
+        reps: dict = {}
+        for v in g.variants:
+            reps.setdefault(_comm_key(space, flat, g.base, v, hc_cache), []).append(v)
+        for vs in reps.values():
+            sels.append(sel)
+            rep_var.append(vs[0])
+            rep_grp.append(gi)
+            members.append(vs)
+    if not sels:
         return _empty_cols()
-    rows, var, grp, opt = (np.concatenate(x) for x in (rows, var, grp, opt))
+    lens = np.array([len(x) for x in sels])
+    rows = np.concatenate(sels)
+    var, grp, opt = np.repeat(rep_var, lens), np.repeat(rep_grp, lens), np.repeat(np.arange(len(sels)), lens)
     la = _subset(la_a, rows)
     gpus = np.array([g.gpus for g in groups], float)[grp]
     out = _evaluate(model, space, flat, la, np.array([g.base for g in groups])[grp], var, gpus, hc_cache)
     res.evaluated += len(la)
+    res.stages["B"] = res.stages.get("B", 0) + len(la)
     step = np.where(out["ok"], out["step_time_s"] * _complexity(la), np.inf)
     o = np.lexsort((step, opt))
     best = o[np.r_[True, np.diff(opt[o]) != 0]]
     best = best[np.isfinite(step[best])]
-    return _columns(model, groups, grp, var, la, out, best)
+    counts = [len(members[int(opt[b])]) for b in best]
+    variants = np.array([v for b in best for v in members[int(opt[b])]], int)
+    return _columns(model, groups, grp, variants, la, out, np.repeat(best, counts))
 
 
-def _columns(model, groups, grp, var, la, out, best) -> dict:
+def _columns(model, groups, grp, variants, la, out, best) -> dict:
+    """Option columns from evaluated rows `best` (one per option; `variants` aligned with it)."""
     comm = sum(out["terms"].get(k, 0.0) for k in COMM)  # the generic (data-parallel) model has no tp/pp terms
     net = sum(out["terms"].get(k, 0.0) for k in NET_COMM)
     cols = {"base": np.array([g.base for g in groups])[grp[best]], "nodes": np.array([g.nodes for g in groups])[grp[best]],
-            "gpus": np.array([g.gpus for g in groups])[grp[best]], "variant": var[best],
+            "gpus": np.array([g.gpus for g in groups])[grp[best]], "variant": variants,
             "step_time_s": out["step_time_s"][best], "samples_per_s": out["samples_per_s"][best],
             "mfu": out["mfu"][best], "memory_bytes": out["memory_bytes"][best],
             "comm_s": np.broadcast_to(comm, la.tp.shape)[best], "net_comm_s": np.broadcast_to(net, la.tp.shape)[best]}

@@ -20,6 +20,7 @@ bandwidth and latency for every variant on that fabric (`measured.py` builds bot
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
@@ -43,6 +44,7 @@ class Base:
     hw: Hardware  # no fabric; efficiency calibrated when a measurement applies
     notes: list[str]
     calibrated: bool = False
+    _hc: HwConsts | None = field(default=None, repr=False)
 
     @property
     def g(self) -> int:
@@ -53,11 +55,20 @@ class Base:
         return self.acc.spec.name, self.srv.spec.name  # spec: plain attributes (Entry.__getattr__ is slow)
 
     def consts(self, variant: "Variant") -> HwConsts:
-        """Hardware constants of this base joined by `variant` (fabric fields from the adapter)."""
+        """Hardware constants of this base joined by `variant`: `hw_consts` of the adapter's
+        Hardware with the variant's rails, its scale-out fields set here the way `hw_consts` sets
+        them (a dataclass `replace` per candidate was the planner's slowest step; a test checks
+        both agree)."""
+        if self._hc is None:
+            self._hc = hw_consts(self.hw, self.precision)
         if variant.fabric is None:
-            return hw_consts(self.hw, self.precision)
-        hw = replace(variant.hw, eff=self.hw.eff, rails_per_node=variant.rails, measured_inter=variant.comm_fit_for(self))
-        return hw_consts(hw, self.precision)
+            return self._hc
+        fit, hw = variant.comm_fit_for(self), variant.hw
+        node_bw = fit.busbw_Bps * self.g if fit else variant.rails * hw.rail_bw * hw.fabric_eff
+        c = copy.copy(self._hc)
+        c.inter_bw = node_bw / self.g
+        c.alpha_inter = fit.alpha_s if fit else hw.nccl_alpha_inter_s + hw.fabric_latency_s
+        return c
 
 
 @dataclass

@@ -124,10 +124,10 @@ def _acc_sentence(opts, best: list[dict], rec_acc: str) -> str:
     parts = [f"{r['accelerator']} {money(r['cost_per_unit'])}" + ("" if k == 0 else f" (+{pct(r['vs_best'])})")
              for k, r in enumerate(best)]
     head = f"Cost {label}: " + ", ".join(parts) + "."
+    if not any(r["meets_targets"] for r in best):
+        return head + " None of them meets every target."
     if best[0]["accelerator"] == rec_acc:
         return head + f" {rec_acc} is also the cheapest way to meet the targets."
-    if not best[0]["meets_targets"]:
-        return head + " None of them meets every target."
     return (head + f" {rec_acc} meets the targets at the lowest total cost; {best[0]['accelerator']} does more work "
             "per dollar if the cluster stays busy beyond this job.")
 
@@ -147,7 +147,9 @@ def scale_verdict(opts: Options, m: dict, i: int) -> dict:
         j = int(idx[np.argmin(m["tco"][idx] + 1e30 * ~m["meets"][idx])]) if m["meets"][idx].any() else \
             int(idx[np.argmin(network.slowness(opts, m)[idx])])
         r = opts.row(j, m)
+        on_time = not any(k in r["shortfall"] for k in ("deadline", "throughput"))
         pts.append({"nodes": n, "gpus": r["gpus"], "fabric": r["fabric"], "time_to_target_s": r["time_to_target_s"],
+                    "meets_time": on_time, "over_caps": [k for k in r["shortfall"] if k in ("budget", "power", "rack")],
                     "rate": r["rate"], "capex_usd": r["capex_usd"], "tco_usd": r["tco_usd"],
                     "scaling_efficiency": r["rate"] / r["gpus"] / ref[0], "meets_targets": r["meets_targets"]})
     return {"design": {"accelerator": acc, "server": srv, "precision": prec, "fabric": fabric, "rails": rails},
@@ -156,7 +158,7 @@ def scale_verdict(opts: Options, m: dict, i: int) -> dict:
 
 def _scale_sentence(opts, pts: list[dict], nodes: int, m: dict) -> str:
     d = m["deadline_s"]
-    meet = [p for p in pts if p["meets_targets"]]
+    meet = [p for p in pts if p["meets_time"]]
     rec = next((p for p in pts if p["nodes"] == nodes), None)
     if not pts or rec is None:
         return "No scaling curve for this design."
@@ -165,8 +167,10 @@ def _scale_sentence(opts, pts: list[dict], nodes: int, m: dict) -> str:
         return (f"Even {last['nodes']} nodes take {duration(last['time_to_target_s'])}"
                 + (f" against a {duration(d)} deadline" if d else "") + " with this design.")
     first = meet[0]
-    s = f"The targets need at least {plural(first['nodes'], 'node')} ({duration(first['time_to_target_s'])}" + \
+    s = f"The time target needs at least {plural(first['nodes'], 'node')} ({duration(first['time_to_target_s'])}" + \
         (f" against a {duration(d)} deadline)" if d else ")")
+    if first["over_caps"]:
+        s += f", which is over the {' and '.join(first['over_caps'])} cap ({money(first['capex_usd'])} CAPEX)"
     nxt = next((p for p in pts if p["nodes"] >= 2 * nodes), None)
     if nxt is not None and rec["time_to_target_s"]:
         s += (f"; {nxt['nodes']} nodes would finish in {duration(nxt['time_to_target_s'])} for "
