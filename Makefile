@@ -21,9 +21,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
+	sh scripts/ensure_chromium.sh
 	$(BIN)/rax run
 
 test: $(STAMP)
+	sh scripts/ensure_chromium.sh
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
