@@ -105,3 +105,14 @@ def _render(r: dict) -> None:
         if line:
             con.print(f"note: {line}")
     con.print(f"wall time {r['wall_s']:.1f} s; stored in {r['store_path']} (rax runs show {r['run_id']})")
+
+
+def render_stored(run: dict) -> None:
+    """The same view for a stored run (`rax runs show` can call this for kind "abtest")."""
+    a = run["artifacts"].get("abtest_analysis") or {}
+    if not a.get("verdict"):
+        console().print(f"A/B run {run['id']} has no verdict ({run['status']}): "
+                        f"{'; '.join(a.get('notes', [])) or 'no analysis stored'}")
+        return
+    _render({"analysis": a, "params": run["params"], "run_id": run["id"], "wall_s": a.get("wall_s") or 0.0,
+             "store_path": "the results store"})

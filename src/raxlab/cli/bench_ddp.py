@@ -81,8 +81,9 @@ def _render(r: dict) -> None:
     con.print(t)
     _print_derived(con, d, s)
     kinds = sorted({i.get("kind", "?") for i in r["transport"].values()})
-    con.print(f"transport seen: {', '.join(kinds) or 'none recorded'}; run {r['run_id']} "
-              f"({r['wall_s']:.1f} s) stored in {r['store_path']}")
+    wall = f"({r['wall_s']:.1f} s) " if r["wall_s"] else ""
+    con.print(f"transport seen: {', '.join(kinds) or 'none recorded'}; run {r['run_id']} {wall}"
+              f"stored in {r['store_path']}")
 
 
 def _print_derived(con, d: dict, s: dict) -> None:
@@ -98,3 +99,11 @@ def _print_derived(con, d: dict, s: dict) -> None:
     how = (f"FSDP over {s.get('fsdp_units')} sharded units" if s.get("fsdp_units") else
            f"bucket_cap_mb {s.get('bucket_cap_mb'):g}" + (f", {len(buckets)} buckets as built" if buckets else ""))
     con.print(f"gradients: {s.get('grad_bytes', 0) / 1e6:.4g} MB per step over {s.get('params', 0):,} parameters; {how}")
+
+
+def render_stored(run: dict) -> None:
+    """The same view for a stored run (`rax runs show` can call this for kind "bench.ddp")."""
+    arts = run["artifacts"]
+    _render({"derived": arts.get("ddp") or {}, "setup": arts.get("ddp_setup") or {}, "params": run["params"],
+             "transport": arts.get("ddp_transport") or {}, "run_id": run["id"], "wall_s": 0.0,
+             "store_path": "the results store"})

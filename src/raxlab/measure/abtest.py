@@ -36,7 +36,7 @@ from raxlab.measure import ab_stats
 from raxlab.measure.abtest_arms import ArmProcess, ArmSpec, RepResult
 from raxlab.measure.comm import transports
 from raxlab.measure.comm.launch import KILL_GRACE_S, RankFailure
-from raxlab.measure.ddp import prepare
+from raxlab.measure.ddp import prepare, round_times
 from raxlab.measure.ddp_options import DdpOptions
 from raxlab.netemu.cleanup import terminate_as_interrupt
 from raxlab.store import Store
@@ -205,7 +205,7 @@ class _Experiment:
             info["transport"][str(ev.get("rank", 0))] = ev["info"]
             self.db.put_artifact(self.run_id, "abtest_transport", {n: p.info["transport"] for n, p in self.procs.items()})
         elif kind == "warm":
-            info["warm"].append(ev)
+            info["warm"].append(round_times(ev))
         elif kind == "setup":
             info["setup"] = ev["info"]
             self.db.put_artifact(self.run_id, "abtest_setup", {n: p.info["setup"] for n, p in self.procs.items()})

@@ -96,6 +96,11 @@ def worker_args(opts: DdpOptions, arm, placement: Placement) -> list[str]:
     return args + (["--emulated"] if placement.fabric is not None else [])
 
 
+def round_times(ev: dict) -> dict:
+    """The seconds of one round's step kinds (None: not run), without the protocol fields."""
+    return {k: ev.get(k) for k in PHASES}
+
+
 def derive(samples: dict[str, list[float]], setup: dict, ranks: int) -> dict:
     """Step statistics, throughput, scaling efficiency and the compute/communication split."""
     from raxlab.stats import ratio_of_medians_ci, summarize
@@ -157,7 +162,7 @@ class Recorder:
     def handle(self, ev: dict) -> None:
         kind = ev.get("ev")
         if kind == "warm":
-            self.warm.append(ev)
+            self.warm.append(round_times(ev))
         elif kind == "setup":
             self.setup = ev["info"]
             self.store.put_artifact(self.run_id, "ddp_setup", self.setup)
