@@ -53,8 +53,13 @@ def plan_workload(ref: str, cat, *, runs=(), store=None, targets: list[str] | No
     """Load the workload, its card and the measurements of `runs`, and make the plan."""
     from raxlab.workload import load_workload
 
+    from raxlab.plan.objective import objective_from_spec
+    from raxlab.plan.space import check_options
+
     wl = load_workload(ref, trust_code=trust_code)
     spec = with_targets(wl.spec, targets)
+    objective_from_spec(spec, wl.tokens_per_sample)  # bad targets and names fail before the card is traced
+    check_options(cat, (options or PlanOptions()).space)
     db = None
     if runs:
         from raxlab.store import Store

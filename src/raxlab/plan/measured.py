@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from raxlab.errors import RaxError
+from raxlab.errors import RaxError, unknown_name
 
 
 @dataclass(frozen=True)
@@ -73,8 +73,8 @@ def load_measured(store, run_refs, cat, workload: str, *, fabric: str | None = N
     out = Measured()
     if rails is not None and rails < 1:
         raise RaxError(f"must be >= 1, got {rails}", field="--measured-rails")
-    if fabric is not None:
-        cat.fabric(fabric)  # unknown name: error listing the known fabrics
+    if fabric is not None and fabric not in cat.names("fabric"):
+        raise unknown_name("fabric", fabric, cat.names("fabric"), field="--measured-fabric")
     for ref in run_refs or ():
         run = store.get_run(ref)
         out.runs.append({"id": run["id"], "kind": run["kind"], "workload": run["workload"]})

@@ -136,6 +136,14 @@ def _names(cat, kind: str, wanted, flag: str) -> list[str]:
     return list(wanted)
 
 
+def check_options(cat, opts: SpaceOptions) -> None:
+    """Unknown names and impossible limits as one-line errors, before any work."""
+    for kind, wanted, flag in (("accelerator", opts.accelerators, "--accelerators"),
+                               ("server", opts.servers, "--servers"), ("fabric", opts.fabrics, "--fabrics")):
+        _names(cat, kind, wanted, flag)
+    node_ladder(opts.max_nodes)
+
+
 def node_ladder(max_nodes: int) -> tuple[int, ...]:
     if max_nodes < 1:
         raise RaxError(f"must be >= 1, got {max_nodes}", field="--max-nodes")

@@ -1,0 +1,58 @@
+"""`rax plan`: --json plan file, human guideline, stored runs, one-line errors."""
+
+import json
+
+import pytest
+
+from raxlab.cli.main import main
+
+ARGS = ["plan", "megatron-1.7b", "--accelerators", "h100-sxm", "--fabrics", "tcp-25,ib-ndr",
+        "--target", "deadline_days=6", "--catalog-override", "none"]
+
+
+def test_json_and_plan_file(capsys, tmp_path):
+    out = tmp_path / "plan.json"
+    assert main([*ARGS, "--json", "--out", str(out)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert json.loads(out.read_text()) == printed
+    for k in ("recommendation", "pareto", "verdicts", "alternatives", "sensitivity", "pruned", "assumptions",
+              "acceptance", "guideline"):
+        assert k in printed, k
+    assert printed["recommendation"]["fabric"] in ("tcp-25", "ib-ndr")
+
+
+def test_human_guideline(capsys):
+    assert main(ARGS) == 0
+    text = capsys.readouterr().out
+    assert text.splitlines()[0].startswith("rax plan megatron-1.7b")
+    for part in ("Buy 2 x hgx-h100-8gpu", "network verdict (projected)", "CAPEX lines", "precision verdict",
+                 "scale verdict", "sensitivity", "Pareto front", "pruned:"):
+        assert part in text, part
+
+
+def test_uses_a_stored_run(capsys, tmp_path):
+    from raxlab.store import Store
+
+    db = tmp_path / "runs.db"
+    store = Store(db)
+    run = store.new_run("bench.comm", params={"torchrun_args": ["--nnodes", "2"], "emulate": None})
+    store.put_artifact(run, "comm_fit", [{"collective": "all_reduce", "transport": "nccl-socket", "ranks": 16,
+                                          "dtype": "float32", "alpha_us": 300.0, "beta_GBps": 12.0}])
+    store.finish_run(run)
+    assert main([*ARGS, "--run", run, "--store", str(db), "--measured-fabric", "tcp-25", "--measured-rails", "8",
+                 "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["measured"]["fabric_fits"]["tcp-25"]["efficiency"] == pytest.approx(12e9 / (8 * 25e9 / 8))
+
+
+@pytest.mark.parametrize("extra, start", [
+    (["--target", "deadline_dayz=3"], "rax: error: targets.deadline_dayz:"),
+    (["--target", "deadline_days=0"], "rax: error: targets.deadline_days: must be > 0"),
+    (["--accelerators", "h100"], "rax: error: --accelerators: unknown accelerator 'h100'"),
+    (["--measured-fabric", "ib-nd"], "rax: error: --measured-fabric: unknown fabric 'ib-nd'"),
+    (["--oversubscription", "0.5"], "rax: error: --oversubscription:"),
+])
+def test_bad_input_is_one_line(capsys, extra, start):
+    assert main([*ARGS, *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(start) and "\n" not in err
