@@ -46,6 +46,9 @@ class Options:
                   "nodes": self.c["nodes"].astype(int),
                   "fabric": np.array([v.fabric for v in self.var], object),
                   "rails": np.array([v.rails for v in self.var], int)}
+        # integer codes per key column: `where` compares ints, not Python strings
+        self._codes = {k: np.unique(v.astype(str), return_inverse=True) for k, v in self.k.items()
+                       if v.dtype == object}
 
     def __len__(self) -> int:
         return len(self.c["capex"])
@@ -122,7 +125,12 @@ class Options:
         """Indices whose key fields equal the given values (accelerator, server, precision, nodes, fabric)."""
         mask = np.ones(len(self), bool)
         for k, want in eq.items():
-            mask &= self.k[k] == want
+            if k in self._codes:
+                names, inv = self._codes[k]
+                pos = np.searchsorted(names, str(want))
+                mask &= (inv == pos) if pos < len(names) and names[pos] == str(want) else False
+            else:
+                mask &= self.k[k] == want
         return np.flatnonzero(mask)
 
 

@@ -180,17 +180,22 @@ def _pick(gid: np.ndarray, step: np.ndarray, la: LayoutArrays) -> np.ndarray:
     """Rows worth re-evaluating on every variant: per group the TOP_K fastest and the fastest
     of each pipeline depth, tensor-parallel width and ZeRO stage."""
     keep = np.zeros(len(step), bool)
+    fin = np.flatnonzero(np.isfinite(step))  # layouts that cannot run never win: sort only the others
+    if not len(fin):
+        return keep
+    gid, step = gid[fin], step[fin]
+    cols = [np.asarray(c)[fin] for c in (la.pp, la.tp, la.zero * 1024 + la.mb, la.zero * 1024 + la.pp)]
     by_step = np.argsort(step)
     order = _then_by(by_step, gid)
     gs = gid[order]
     start = np.r_[0, np.flatnonzero(np.diff(gs)) + 1]
     rank = np.arange(len(order)) - np.repeat(start, np.diff(np.r_[start, len(order)]))
-    keep[order[rank < TOP_K]] = True
-    for col in (la.pp, la.tp, la.zero * 1024 + la.mb, la.zero * 1024 + la.pp):
-        key = gid.astype(np.int64) * 2**22 + np.asarray(col, np.int64)  # every col < 4 * 1024
+    keep[fin[order[rank < TOP_K]]] = True
+    for col in cols:
+        key = gid.astype(np.int64) * 2**22 + col.astype(np.int64)  # every col < 4 * 1024
         o = _then_by(by_step, key)
-        keep[o[np.r_[True, np.diff(key[o]) != 0]]] = True
-    return keep & np.isfinite(step)
+        keep[fin[o[np.r_[True, np.diff(key[o]) != 0]]]] = True
+    return keep
 
 
 def _then_by(order: np.ndarray, key: np.ndarray) -> np.ndarray:
@@ -238,6 +243,14 @@ def _beaten(gid, fast, rows, slow_step, n_groups) -> np.ndarray:
     return fast > best_slow[gid] * (1.0 + BEATEN_MARGIN)
 
 
+def _segment_argmin(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Index of the (first) minimum of each contiguous segment beginning at `starts`."""
+    lows = np.minimum.reduceat(values, starts)
+    seg = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(values)]))
+    hit = np.flatnonzero(values == lows[seg])
+    return hit[np.r_[True, np.diff(seg[hit]) != 0]]
+
+
 def _comm_key(space, flat, base: int, v: int, hc_cache: dict) -> tuple:
     """What a variant changes in the projection: variants with equal scale-out bandwidth and
     latency (roce-200 x 4 rails and roce-800 x 1) project the same step, so one is evaluated."""
@@ -273,8 +286,7 @@ def _stage_b(space, model, flat, groups, la_a, chosen, hc_cache, res) -> dict:
     res.evaluated += len(la)
     res.stages["B"] = res.stages.get("B", 0) + len(la)
     step = np.where(out["ok"], out["step_time_s"] * _complexity(la), np.inf)
-    o = np.lexsort((step, opt))
-    best = o[np.r_[True, np.diff(opt[o]) != 0]]
+    best = _segment_argmin(step, np.r_[0, np.cumsum(lens)[:-1]])  # each option's rows are contiguous
     best = best[np.isfinite(step[best])]
     counts = [len(members[int(opt[b])]) for b in best]
     variants = np.array([v for b in best for v in members[int(opt[b])]], int)
