@@ -206,8 +206,13 @@ def guideline(plan: dict) -> list[str]:
     rec, v = plan["recommendation"], plan["verdicts"]
     unit = rec["cost_per_unit_label"].removeprefix("USD ")
     band = rec.get("time_to_target_band_s")
-    when = duration(rec["time_to_target_s"]) + (f" (band {duration(band[0])} to {duration(band[1])})" if band else "")
-    head = (f"Buy {hw(rec)}: {when} to the target, CAPEX {money(rec['capex_usd'])}, TCO {money(rec['tco_usd'])} over "
+    if rec["time_to_target_s"] is not None:
+        when = duration(rec["time_to_target_s"]) + (f" (band {duration(band[0])} to {duration(band[1])})" if band else "") \
+            + " to the target"
+    else:
+        o = plan["objective"]
+        when = f"{rec['rate']:.3g} {o['unit']}/s (target {o['rate_required']:.3g})"
+    head = (f"Buy {hw(rec)}: {when}, CAPEX {money(rec['capex_usd'])}, TCO {money(rec['tco_usd'])} over "
             f"{plan['objective']['tco']['years']:g} years, {money(rec['cost_per_unit'])} {unit}.")
     if rec["status"] != "meets-all-targets":
         miss = rec.get("missing", {})

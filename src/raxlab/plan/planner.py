@@ -156,6 +156,7 @@ def _recommendation(ctx: _Ctx, i: int, m: dict, reason: str, net: dict) -> dict:
     t = row["time_to_target_s"]
     row["time_to_target_band_s"] = [t / (1 + band["high"]), t / (1 + band["low"])] if band and t else None
     row["capex_breakdown"] = breakdown(ctx, i)
+    row["provenance"] = _provenance(row, proj)
     row["status"] = "meets-all-targets" if row["meets_targets"] else "closest"
     row["basis"] = {"closest": "no candidate meets every target: the nearest one",
                     "cheapest-meeting": "cheapest total cost (TCO) meeting every target and cap",
@@ -166,6 +167,18 @@ def _recommendation(ctx: _Ctx, i: int, m: dict, reason: str, net: dict) -> dict:
     if not row["meets_targets"]:
         row["missing"] = missing(opts, m, i)
     return row
+
+
+def _provenance(row: dict, proj: dict) -> dict:
+    """How each headline number of the recommendation is labelled (DESIGN.md honesty rules)."""
+    labels = {ln["label"] for ln in row["capex_breakdown"]}
+    capex = "override" if "override" in labels else "estimate" if "estimate" in labels else "catalogue"
+    return {"performance": {"label": "projected", "error_band": proj.get("error_band"),
+                            "compute": row["compute_basis"], "network": row["comm_basis"]},
+            "capex_usd": {"label": capex, "lines": "capex_breakdown"},
+            "energy_usd": {"label": "estimate", "basis": "catalogue power x planner power fractions x PUE x "
+                                                         "electricity price (assumptions)"},
+            "tco_usd": {"label": "estimate" if capex != "override" else "override"}}
 
 
 def _other_precision(ctx: _Ctx, i: int, precision: str, m: dict) -> dict | None:

@@ -59,3 +59,10 @@ def jsonable(obj):
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     return obj
+
+
+def perf(row: dict, unit: str) -> str:
+    """Time-to-target when there is an amount of work, else the throughput."""
+    if row.get("time_to_target_s") is not None:
+        return duration(row["time_to_target_s"])
+    return f"{row['rate']:.3g} {unit}/s"

@@ -16,7 +16,7 @@ import numpy as np
 
 from raxlab.plan import network
 from raxlab.plan.options import Options, Scenario, choose
-from raxlab.plan.text import duration, money, pct, plural
+from raxlab.plan.text import duration, money, pct, perf, plural
 
 CAVEATS = {
     "fp8": ("fp8 GEMMs need per-tensor scaling (Transformer Engine-style delayed or current scaling); weights, "
@@ -73,10 +73,10 @@ def precision_verdict(opts: Options, m: dict, i: int, evaluate, workload_precisi
     for r in rows:
         r["speedup_vs_bf16"] = r["rate"] / ref["rate"] - 1.0 if ref else None
     return {"recommended": rec_p, "rows": rows, "tie_threshold": tie,
-            "sentence": _precision_sentence(acc, acc_entry, rec_p, rows, tie)}
+            "sentence": _precision_sentence(acc, acc_entry, rec_p, rows, tie, opts.obj.unit)}
 
 
-def _precision_sentence(acc: str, entry, rec_p: str, rows: list[dict], tie: float) -> str:
+def _precision_sentence(acc: str, entry, rec_p: str, rows: list[dict], tie: float, unit: str) -> str:
     by = {r["precision"]: r for r in rows}
     caveat = CAVEATS.get(rec_p, "")
     if "fp8" not in entry.dtypes:
@@ -86,13 +86,13 @@ def _precision_sentence(acc: str, entry, rec_p: str, rows: list[dict], tie: floa
         return f"Train in {rec_p} ({caveat})."
     s = f8["speedup_vs_bf16"]
     if rec_p == "fp8":
-        return (f"fp8 is {pct(s)} faster than bf16 on {acc} ({duration(f8['time_to_target_s'])} vs "
-                f"{duration(b16['time_to_target_s'])}); caveat: {CAVEATS['fp8']}.")
+        return (f"fp8 is {pct(s)} faster than bf16 on {acc} ({perf(f8, unit)} vs "
+                f"{perf(b16, unit)}); caveat: {CAVEATS['fp8']}.")
     if s <= tie:
         return f"fp8 would gain only {pct(s)} over bf16 on {acc}, inside the ±{pct(tie)} tie threshold: stay on {rec_p}."
     if not f8["in_workload"]:
-        return (f"fp8 would be {pct(s)} faster than bf16 on {acc} ({duration(f8['time_to_target_s'])} vs "
-                f"{duration(b16['time_to_target_s'])}) but is not among the workload's precisions; add it after a "
+        return (f"fp8 would be {pct(s)} faster than bf16 on {acc} ({perf(f8, unit)} vs "
+                f"{perf(b16, unit)}) but is not among the workload's precisions; add it after a "
                 f"short loss-curve comparison against bf16. Recommended: {rec_p}.")
     return (f"{rec_p} is recommended: fp8's {pct(s)} gain is not needed to meet the targets at this cost; "
             f"{CAVEATS['fp8']}.")
@@ -164,15 +164,16 @@ def _scale_sentence(opts, pts: list[dict], nodes: int, m: dict) -> str:
         return "No scaling curve for this design."
     if not meet:
         last = pts[-1]
-        return (f"Even {last['nodes']} nodes take {duration(last['time_to_target_s'])}"
+        return (f"Even {last['nodes']} nodes give {perf(last, opts.obj.unit)}"
                 + (f" against a {duration(d)} deadline" if d else "") + " with this design.")
     first = meet[0]
-    s = f"The time target needs at least {plural(first['nodes'], 'node')} ({duration(first['time_to_target_s'])}" + \
+    what = "time" if opts.obj.work else "throughput"
+    s = f"The {what} target needs at least {plural(first['nodes'], 'node')} ({perf(first, opts.obj.unit)}" + \
         (f" against a {duration(d)} deadline)" if d else ")")
     if first["over_caps"]:
         s += f", which is over the {' and '.join(first['over_caps'])} cap ({money(first['capex_usd'])} CAPEX)"
     nxt = next((p for p in pts if p["nodes"] >= 2 * nodes), None)
-    if nxt is not None and rec["time_to_target_s"]:
-        s += (f"; {nxt['nodes']} nodes would finish in {duration(nxt['time_to_target_s'])} for "
+    if nxt is not None:
+        s += (f"; {nxt['nodes']} nodes would give {perf(nxt, opts.obj.unit)} for "
               f"{money(nxt['capex_usd'] - rec['capex_usd'])} more CAPEX (scaling efficiency {pct(nxt['scaling_efficiency'])})")
     return s + "."
