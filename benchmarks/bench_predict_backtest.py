@@ -1,0 +1,90 @@
+"""Local back-tests of the projection model on this machine (issue 7).
+
+1. Compute: `rax bench compute W --precisions fp32 --batch-sizes 1,2,4,8,16 --modes train` for
+   tiny-lm and small-cnn, then `rax calibrate` (predict/calibrate_run.py): fit the per-op-class
+   roofline on the smallest and largest batch, predict the three in between. Reported for the
+   median step time and for the lower quartile (on a shared machine other jobs only add time).
+   The sweep runs single-threaded (OMP_NUM_THREADS=1 unless set): on a shared, oversubscribed
+   machine OpenMP's spinning barriers make multi-threaded CPU steps erratic (seen here: tiny-lm
+   at batch 4 took 70x batch 2's time with 2 threads under load), which is noise, not the model.
+2. DDP over emulated links (root): the α-β of a gloo all-reduce measured over 1 gbit links
+   (`rax bench comm --emulate 1gbit --ranks 2`) and the step without gradient communication
+   measured by `rax bench ddp tiny-lm --emulate 1gbit --batch 2` (its no_sync rounds: the two ranks
+   share this host's cores, so one rank alone is faster than either rank of a pair; on a cluster
+   they coincide) predict (predict/ddp.py, the fit's bandwidth scaled to 2 gbit) the DDP step
+   measured by `rax bench ddp tiny-lm --emulate 2gbit --batch 2`. Shown beside it: the 1 gbit
+   in-sample check, the 1-rank step as compute, and the 2 gbit run's own no_sync step plus the
+   predicted communication (a test of the communication model alone, free of drift between runs).
+
+Everything is stored in a temporary results database; rows say why a part was skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+TITLE = "Projection back-tests on this machine (fit on part, predict the rest)"
+TARGET = ("compute: fit on 2 batch sizes, median |error| <= 10 % on the others; "
+          "DDP: alpha-beta at 1 gbit predicts the 2 gbit step within 15 %")
+MiB = 2**20
+WORKLOADS = ("tiny-lm", "small-cnn")
+# Per-rank batch of the DDP runs: small, so the all-reduce (6.8 MB of tiny-lm gradients, ~55 ms at
+# 1 gbit) is a sizeable share of the step and the back-test can see it.
+DDP_BATCH = 2
+
+
+def _rax(*args: str) -> dict:
+    env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **os.environ}
+    out = subprocess.run([sys.executable, "-m", "raxlab", *args, "--json"], capture_output=True, text=True,
+                         timeout=900, env=env)
+    if out.returncode != 0:
+        raise RuntimeError(f"rax {' '.join(args)}: {out.stderr.strip()[-300:]}")
+    return json.loads(out.stdout)
+
+
+def _compute_rows(db: str) -> list[dict]:
+    from raxlab.predict.calibrate_run import calibrate_compute_run
+    from raxlab.store import Store
+
+    rows = []
+    for wl in WORKLOADS:
+        run = _rax("bench", "compute", wl, "--precisions", "fp32", "--batch-sizes", "1,2,4,8,16", "--modes",
+                   "train", "--max-seconds", "400", "--point-seconds", "6", "--store", db)
+        for stat in ("median", "q1"):
+            res = calibrate_compute_run(Store(db), run["run_id"], stat=stat)
+            h = res["held_out"]
+            rows.append({"case": f"compute {wl} ({stat} step), fit on b1+b16, predict b2/b4/b8",
+                         "run": run["run_id"], "median_abs_%": 100 * h["median_abs"], "max_abs_%": 100 * h["max_abs"],
+                         "note": _errors(res["rows"]), "pass": h["median_abs"] <= 0.10})
+    return rows
+
+
+def _errors(rows: list[dict]) -> str:
+    return ", ".join(f"{r['label']} {100 * r['error']:+.0f}%" for r in rows if r["role"] == "held-out")
+
+
+def _ddp_row(fit, inputs, target, gbit: int, compute: str, case: str, judged: bool = False) -> dict:
+    """Predict `target`'s synced step from `inputs`' compute step (`compute`: no_sync or 1-rank
+    samples) and the 1 gbit fit scaled to `gbit`."""
+    from raxlab.predict.ddp import predict_ddp_step, scale_fit
+
+    step = statistics.median(inputs.samples[compute])
+    buckets = inputs.setup.get("bucket_sizes_bytes") or None
+    pred = predict_ddp_step(step, scale_fit(fit, 1, gbit), 2, bucket_bytes=buckets,
+                            grad_bytes=inputs.setup.get("grad_bytes"))
+    measured = statistics.median(target.samples["sync_s"])
+    err = pred.step_s / measured - 1
+    row = {"case": case, "run": target.run_id, "measured_ms": 1e3 * measured, "predicted_ms": 1e3 * pred.step_s,
+           "error_%": 100 * err, "note": f"{compute} {1e3 * step:.1f} ms (run {inputs.run_id}) + exposed all-reduce "
+                                         f"{1e3 * pred.exposed_comm_s:.1f} ms ({pred.buckets} buckets)"}
+    return {**row, "pass": abs(err) <= 0.15} if judged else row
+
+
+def run() -> list[dict]:
+    db = os.path.join(tempfile.mkdtemp(prefix="rax-bench-backtest-"), "bench.db")
+    return _compute_rows(db) + _ddp_rows(db)
