@@ -73,7 +73,8 @@ class Case:
     @property
     def layout_text(self) -> str:
         lay = self.layout
-        z = f" z{lay.zero}" if lay.zero else ""
+        z = (f" z{lay.zero}" + (" blocking" if lay.zero == 3 and lay.zero3_gather == "blocking" else "")
+             if lay.zero else "")
         v = f" v{lay.vpp}" if lay.vpp > 1 else ""
         return f"t{lay.tp} p{lay.pp}{v} d{lay.dp}{z} mb{lay.micro_batch} gb{lay.global_batch} rc:{lay.recompute}"
 
