@@ -65,7 +65,9 @@ def _where(run: dict) -> str:
     params = run.get("params") or {}
     if params.get("emulate"):
         return f"emulated {params['emulate']} links"
-    return "across nodes" if params.get("torchrun_args") is not None else "processes on one host"
+    if params.get("torchrun_args") is not None:
+        return "across nodes"
+    return "processes on one host: loopback, no network between nodes was measured"
 
 
 def calibrate_comm_run(store, ref: str, holdout_every: int = 2, save: bool = True) -> dict:
