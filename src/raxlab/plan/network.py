@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from raxlab.plan.text import duration, money, pct, plural
+from raxlab.plan.text import deadline, duration, money, pct, plural
 
 FAMILY = {("infiniband", "rdma"): "InfiniBand", ("ethernet", "rdma"): "RoCE", ("ethernet", "tcp"): "Ethernet (TCP)"}
 
@@ -98,6 +98,7 @@ def _row(opts, m, r: int, base: int, cat, ref: tuple[float, int]) -> dict:
                                "network_comm_share", "capex_usd", "tco_usd", "cost_per_unit", "meets_targets",
                                "shortfall", "comm_basis", "layout")}
     out["family"] = family(cat, row["fabric"])
+    out["node_bandwidth_GBps"] = _node_bw(opts, r) / 1e9
     out["scaling_efficiency"] = row["rate"] / row["gpus"] / ref[0]
     out["scaling_reference_nodes"] = ref[1]
     out["capex_delta_usd"] = row["capex_usd"] - float(m["capex"][base])
@@ -121,7 +122,9 @@ def verdict(opts, m, i: int, reason: str, tie: float, tie_basis: str, cat, abtes
     cm = cheapest_meeting(opts, m, i)
     cheap = _row(opts, m, cm, i, cat, ref) if cm is not None else None
     same = _same_hardware(opts, i)
-    cheapest = _row(opts, m, int(same[np.argmin(m["tco"][same])]), i, cat, ref)
+    cheaper = same[m["tco"][same] < m["tco"][i]]
+    pool = cheaper if len(cheaper) else same  # the best the cheaper options can do
+    cheapest = _row(opts, m, int(pool[np.argmin(slowness(opts, m)[pool])]), i, cat, ref)
     out = {**head, "rows": rows, "recommended_fabric": fabric, "recommended_rails": rails,
            "cheapest_meeting": cheap, "by_family": _by_family(rows),
            "sentence": _sentence(opts, rows, fabric, reason, tie, cheap, cheapest) + _family_sentence(rows, fabric, tie)}
@@ -134,6 +137,14 @@ def verdict(opts, m, i: int, reason: str, tie: float, tie_basis: str, cat, abtes
     return out
 
 
+def _node_bw(opts, r: int) -> float:
+    """Achievable scale-out bandwidth of one node of option r (B/s): rails x line rate x efficiency
+    (the measured efficiency when the fabric was measured)."""
+    v = opts.var[r]
+    eff = v.measured.efficiency if v.measured is not None else v.hw.fabric_eff
+    return v.rails * v.hw.rail_bw * eff
+
+
 def _scaleup(opts, i: int) -> str:
     kind = opts.base[i].hw.scaleup_kind
     return {"nvswitch": "NVLink/NVSwitch", "xgmi": "xGMI links", "pcie": "PCIe", "on-chip-roce": "on-chip links",
@@ -141,12 +152,14 @@ def _scaleup(opts, i: int) -> str:
 
 
 def _by_family(rows: list[dict]) -> dict:
+    """Each family at its best: its cheapest row meeting the targets, else its fastest."""
     out: dict = {}
-    for r in rows:  # rows are sorted by TCO: the first meeting row per family is its cheapest
-        cur = out.get(r["family"])
-        if cur is None or (r["meets_targets"] and not cur["meets_targets"]):
-            out[r["family"]] = {k: r[k] for k in ("fabric", "rails", "time_to_target_s", "tco_usd", "cost_per_unit",
-                                                  "meets_targets", "exposed_comm_share")}
+    for fam in dict.fromkeys(r["family"] for r in rows):
+        mine = [r for r in rows if r["family"] == fam]
+        ok = [r for r in mine if r["meets_targets"]]
+        best = min(ok, key=lambda r: r["tco_usd"]) if ok else min(mine, key=_slow)
+        out[fam] = {k: best[k] for k in ("fabric", "rails", "time_to_target_s", "tco_usd", "cost_per_unit",
+                                         "meets_targets", "exposed_comm_share", "node_bandwidth_GBps")}
     return out
 
 
@@ -171,11 +184,12 @@ def _sentence(opts, rows: list[dict], fabric: str, reason: str, tie: float, chea
                 + (", a tie" if d <= tie else "") + f", for {money(fast['tco_usd'] - rec['tco_usd'])} less")
         return f"No fabric meets every target on this hardware and node count{tail}."
     if reason == "needed":
-        miss = cheapest  # the cheapest fabric x rails on this hardware, which misses the targets
-        why = ", ".join(f"{k} {pct(v)} over" for k, v in miss["shortfall"].items())
-        return (f"{_name(rec)} is needed: the cheaper {_name(miss)} would take "
-                f"{duration(miss['time_to_target_s'])} ({why}) because exposed communication grows to "
-                f"{pct(miss['exposed_comm_share'])} of each step (vs {pct(rec['exposed_comm_share'])}); buy {rec['fabric']}.")
+        miss = cheapest  # the fastest of the cheaper fabric x rails on this hardware: it still misses
+        return (f"{_name(rec)} is needed: the fastest cheaper option, {_name(miss)}, would take "
+                f"{duration(miss['time_to_target_s'])}{_over(opts, miss)}: its {miss['node_bandwidth_GBps']:.3g} GB/s "
+                f"per node (vs {rec['node_bandwidth_GBps']:.3g}) leaves {pct(miss['exposed_comm_share'])} of each step "
+                f"in exposed communication (vs {pct(rec['exposed_comm_share'])}) or forces a slower layout; "
+                f"buy {rec['fabric']}.")
     if reason == "lower-cost-per-unit":
         c = cheap_ok or cheap
         d = _slow(c) / _slow(rec) - 1.0
@@ -196,6 +210,14 @@ def _sentence(opts, rows: list[dict], fabric: str, reason: str, tie: float, chea
     return (f"{_name(fast)} would be {pct(d)} faster, but {_name(rec)} already meets the targets and saves "
             f"{money(save)}; the faster fabric does not lower the cost per {unit} by more than {pct(tie)}: "
             f"buy {rec['fabric']}.")
+
+
+def _over(opts, r: dict) -> str:
+    """', 12 days past the 30-day deadline' (or the relative shortfall of another target)."""
+    d, t = opts.obj.deadline_s, r["time_to_target_s"]
+    if d and t and t > d:
+        return f", {duration(t - d)} past the {deadline(d)}"
+    return "".join(f", {k} {pct(v)} short" for k, v in r["shortfall"].items())
 
 
 def _family_sentence(rows: list[dict], fabric: str, tie: float) -> str:

@@ -24,7 +24,7 @@ from raxlab.plan.options import Options, pareto
 from raxlab.plan.search import Model, search
 from raxlab.plan.sensitivity import sensitivity
 from raxlab.plan.space import Space, SpaceOptions, build_space
-from raxlab.plan.text import jsonable
+from raxlab.plan.text import jsonable, pct
 from raxlab.predict import errorband
 from raxlab.predict.api import dtype_bytes
 
@@ -131,8 +131,22 @@ def _assemble(ctx: _Ctx) -> dict:
         "measured": ctx.measured.to_dict(), "assumptions": _assumptions(ctx, i), "labels": LABELS,
     }
     plan["acceptance"] = acceptance(ctx, rec)
+    _runner_up(plan, ctx.tie)
     plan["guideline"] = _guideline(plan)
     return plan
+
+
+def _runner_up(plan: dict, tie: float) -> None:
+    """Say so when another accelerator or fabric meets the targets within the tie threshold of the TCO."""
+    rec, alts = plan["recommendation"], plan["alternatives"]
+    if not rec["meets_targets"] or not alts:
+        return
+    a = alts[0]
+    share = a["tco_delta_usd"] / rec["tco_usd"]
+    if share <= tie:
+        plan["sensitivity"]["sentence"] += (
+            f" The runner-up, {a['nodes']} x {a['accelerator']} on {a['fabric']}, meets the targets within {pct(share)}"
+            " of the TCO: a tie on cost, so supply, software stack and support can decide.")
 
 
 def _measured_pick(opts, m, i: int, net: dict) -> int:
@@ -227,7 +241,9 @@ def _search_stats(ctx: _Ctx) -> dict:
     return {"hardware_bases": len(ctx.space.bases), "node_counts": list(ctx.space.nodes),
             "hardware_options": len(res), "priced_options": len(ctx.opts), "candidates_covered": res.space_size,
             "candidates_evaluated": res.evaluated,
-            "method": "all layouts on each group's fastest fabric, then the best per pp/tp/ZeRO stage on every fabric"}
+            "evaluated_by_stage": dict(res.stages),
+            "method": "every layout on each group's fastest and slowest fabric x rails, then the candidates that can "
+                      "win (best per pp, tp, ZeRO stage) on every fabric x rails (search.py)"}
 
 
 LABELS = {

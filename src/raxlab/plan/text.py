@@ -66,3 +66,9 @@ def perf(row: dict, unit: str) -> str:
     if row.get("time_to_target_s") is not None:
         return duration(row["time_to_target_s"])
     return f"{row['rate']:.3g} {unit}/s"
+
+
+def deadline(s: float) -> str:
+    """'60-day deadline', '1-hour deadline'."""
+    value, unit = duration(s).split(" ", 1)
+    return f"{value}-{unit.removesuffix('s')} deadline"

@@ -16,7 +16,7 @@ import numpy as np
 
 from raxlab.plan import network
 from raxlab.plan.options import Options, Scenario, choose
-from raxlab.plan.text import duration, money, pct, perf, plural
+from raxlab.plan.text import deadline, duration, money, pct, perf, plural
 
 CAVEATS = {
     "fp8": ("fp8 GEMMs need per-tensor scaling (Transformer Engine-style delayed or current scaling); weights, "
@@ -165,11 +165,11 @@ def _scale_sentence(opts, pts: list[dict], nodes: int, m: dict) -> str:
     if not meet:
         last = pts[-1]
         return (f"Even {last['nodes']} nodes give {perf(last, opts.obj.unit)}"
-                + (f" against a {duration(d)} deadline" if d else "") + " with this design.")
+                + (f" against a {deadline(d)}" if d else "") + " with this design.")
     first = meet[0]
     what = "time" if opts.obj.work else "throughput"
     s = f"The {what} target needs at least {plural(first['nodes'], 'node')} ({perf(first, opts.obj.unit)}" + \
-        (f" against a {duration(d)} deadline)" if d else ")")
+        (f" against a {deadline(d)})" if d else ")")
     if first["over_caps"]:
         s += f", which is over the {' and '.join(first['over_caps'])} cap ({money(first['capex_usd'])} CAPEX)"
     nxt = next((p for p in pts if p["nodes"] >= 2 * nodes), None)
