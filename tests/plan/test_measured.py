@@ -113,3 +113,14 @@ def test_a_compute_calibration_on_a_catalogue_gpu_replaces_its_priors(store, cat
     rec = make("megatron-1.7b", measured=m, **SMALL)["recommendation"]
     assert rec["compute_basis"] == "calibrated" and base["compute_basis"] == "prior"
     assert rec["mfu"] < base["mfu"]
+
+
+def test_an_emulated_or_cpu_ab_is_shown_but_not_applied(store, catalog):
+    run = store.new_run("abtest", workload="megatron-1.7b")
+    arms = [{"name": "fast", "fabric": None, "rails": None, "median_s": 1.0, "n": 7},
+            {"name": "slow", "fabric": None, "rails": None, "median_s": 1.4, "n": 7}]
+    store.put_artifact(run, "abtest", {"workload": "megatron-1.7b", "accelerator": None, "nodes": 1,
+                                       "emulated": True, "verdict": "slow is slower", "arms": arms})
+    store.finish_run(run)
+    m = load_measured(store, [run], catalog, "megatron-1.7b")
+    assert not m.abtests and "emulated links" in m.notes[0] and "not applied" in m.notes[0]

@@ -166,12 +166,24 @@ def _card(run: dict):
 def _abtest(out: Measured, run: dict, workload: str) -> None:
     ab = run["artifacts"]["abtest"]
     arms = [a for a in ab.get("arms") or [] if a.get("fabric") and a.get("median_s")]
-    if len(arms) < 2 or not ab.get("accelerator") or not ab.get("nodes"):
-        out.notes.append(f"run {run['id']}: A/B result without two arms, accelerator and nodes; not used")
-        return
-    if ab.get("workload") not in (None, workload):
-        out.notes.append(f"run {run['id']}: A/B measured workload {ab['workload']}, not {workload}; not used")
+    why = _ab_unusable(ab, arms, workload)
+    if why:
+        out.notes.append(f"run {run['id']}: measured A/B ({ab.get('verdict') or 'no verdict'}) {why}; "
+                         "shown in the run, not applied to the plan")
         return
     out.abtests.append({**ab, "arms": arms, "run": run["id"]})
     out.notes.append(f"run {run['id']}: measured A/B of {', '.join(a['fabric'] for a in arms)} on {ab['nodes']} x "
                      f"{ab['accelerator']} nodes; overrides the projected network verdict for that hardware")
+
+
+def _ab_unusable(ab: dict, arms: list, workload: str) -> str | None:
+    """Why an A/B cannot stand in for the projected network comparison, or None."""
+    if ab.get("workload") not in (None, workload):
+        return f"was of workload {ab['workload']}, not {workload}"
+    if ab.get("emulated"):
+        return "ran on emulated links, not on a catalogue fabric"
+    if not ab.get("accelerator"):
+        return "ran on a device that is not a catalogue accelerator (a CPU run sizes no GPU cluster)"
+    if len(arms) < 2 or not ab.get("nodes"):
+        return "has fewer than two arms on catalogue fabrics"
+    return None
