@@ -34,8 +34,9 @@ def _subtitle(data: ReportData) -> str:
     r = data.root
     stages = f"; stages: {', '.join(data.stages)}" if data.stages else ""
     kind = "pipeline" if r["kind"] == "run" else r["kind"]
+    note = f"; note: {r['note']}" if r.get("note") else ""
     return (f"{kind} run {r['id']}, {r['status']}, started {r['created_at']}"
-            f"{', finished ' + r['finished_at'] if r.get('finished_at') else ''}{stages}")
+            f"{', finished ' + r['finished_at'] if r.get('finished_at') else ''}{stages}{note}")
 
 
 def document(data: ReportData) -> Document:

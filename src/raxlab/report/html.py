@@ -36,8 +36,19 @@ def _basis_lines(labels: list[Label]) -> str:
     return f'<ul class="basis">{items}</ul>'
 
 
+def shared_label(t: Table) -> Label | None:
+    """The one label every labelled column of `t` carries (then it is shown once, by the
+    caption, instead of in each header: narrower tables that fit a printed page)."""
+    labels = {c.label for c in t.columns if c.label is not None}
+    if len(labels) != 1 or any(cell.label for row in t.rows for cell in row):
+        return None
+    return labels.pop()
+
+
 def table(t: Table) -> str:
-    head = "".join(f'<th class="{"num" if c.numeric else ""}">{esc(c.title)} {badge(c.label)}</th>' for c in t.columns)
+    shared = shared_label(t)
+    head = "".join(f'<th class="{"num" if c.numeric else ""}">{esc(c.title)}'
+                   f'{"" if shared else " " + badge(c.label)}</th>' for c in t.columns)
     body = []
     labels = [c.label for c in t.columns]
     for row in t.rows:
@@ -48,7 +59,8 @@ def table(t: Table) -> str:
         body.append("<tr>" + "".join(tds) + "</tr>")
     if not t.rows:
         body.append(f'<tr><td colspan="{len(t.columns)}" class="missing">no rows (N/A)</td></tr>')
-    cap = f"<caption>{esc(t.caption)}</caption>" if t.caption else ""
+    note = f" {badge(shared)} all numbers in this table" if shared else ""
+    cap = f"<caption>{esc(t.caption)}{note}</caption>" if t.caption or shared else ""
     return (f'<div class="tablewrap"><table>{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
             f"{_basis_lines(labels)}</div>")
 

@@ -54,6 +54,16 @@ footer { margin-top: 30px; font-size: 12px; color: var(--muted); border-top: 1px
 @media print {
   body { max-width: none; padding: 0; font-size: 11px; }
   .cover-grid { grid-template-columns: 1fr 1fr; }
+  .cover { margin-bottom: 8px; padding-bottom: 4px; }
+  .toc ol { columns: 2; font-size: 10px; }
+  .legend-labels li { display: inline-block; margin: 1px 8px 1px 0; }
+  p.verdict, p.warn, p.missing { padding: 3px 8px; margin: 5px 0; }
+  .facts { grid-template-columns: repeat(4, 1fr); gap: 5px; }
+  .fact { padding: 4px 6px; }
+  .fval { font-size: 12px; }
+  .fbasis { font-size: 9px; }
+  h1 { font-size: 20px; }
+  h2 { font-size: 17px; }
   section.section + section.section { break-before: page; }
   section.section { margin: 0; }
   figure.chart, .fact, tr, pre, p { break-inside: avoid; }
@@ -62,6 +72,7 @@ footer { margin-top: 30px; font-size: 12px; color: var(--muted); border-top: 1px
   h2, h3, h4 { break-after: avoid; }
   thead { display: table-header-group; }
   table { font-size: 9.5px; }
+  td.num { white-space: normal; }
   .tablewrap { overflow: visible; }
   .toc a { color: var(--ink); }
   .lab, p.verdict, p.warn, p.missing, th { -webkit-print-color-adjust: exact; print-color-adjust: exact; }

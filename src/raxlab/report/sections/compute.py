@@ -28,11 +28,19 @@ def _row(p: dict) -> list[Cell]:
             cell(fmt.g(r.get("loss_first")), value=r.get("loss_first")), Cell(note)]
 
 
-def table(run: dict) -> Table:
+def table(run: dict) -> tuple[Table, Para | None]:
+    """The sweep as stored; columns that are N/A for every point are named in a note instead
+    (a 14-column table would not fit a printed page)."""
     lab = measured(run)
     pts = [p for p in run["points"] if p["kind"] == "compute"]
     cols = [Column(c, lab if i >= 4 and c != "note" else None, numeric=4 <= i < 13) for i, c in enumerate(COLUMNS)]
-    return Table(cols, [_row(p) for p in pts], f"Every point of the sweep, as stored ({len(pts)} points).")
+    rows = [_row(p) for p in pts]
+    empty = [i for i, c in enumerate(cols) if i >= 4 and rows and all(r[i].text in (fmt.NA, "") for r in rows)]
+    keep = [i for i in range(len(cols)) if i not in empty]
+    t = Table([cols[i] for i in keep], [[r[i] for i in keep] for r in rows],
+              f"Every point of the sweep, as stored ({len(pts)} points).")
+    names = [cols[i].title for i in empty if cols[i].title != "note"]
+    return t, Para(f"N/A for every point (left out of the table): {', '.join(names)}.", "note") if names else None
 
 
 def _series(run: dict) -> dict[str, list[dict]]:
@@ -96,7 +104,7 @@ def proxy_note(run: dict) -> Para | None:
 def blocks(run: dict) -> list:
     out = [Heading("Compute: the real training / inference step"), proxy_note(run)]
     bad = [p for p in run["points"] if p["kind"] == "compute" and p["status"] != "ok"]
-    out += [step_chart(run), throughput_chart(run), table(run)]
+    out += [step_chart(run), throughput_chart(run), *table(run)]
     if bad:
         out.append(Para(f"{len(bad)} point(s) did not produce a timing (status shown in the table: unsupported, "
                         "out of memory, diverged, skipped ...); they are N/A, not zero.", "note"))

@@ -32,17 +32,18 @@ def _layout(lay) -> str:
     return ", ".join(f"{k}={lay[k]}" for k in keys if k in lay)
 
 
-def _confidence(data: ReportData, rec: dict, band: dict | None) -> str:
-    parts = [band_text(band) + (f" ({band['basis'][:90]}{'…' if len(band['basis']) > 90 else ''})"
-                                if band and band.get("basis") else "")]
+def _confidence(data: ReportData, rec: dict, band: dict | None) -> Cell:
+    """The band, the back-test and what the efficiencies rest on; the band's provenance below."""
+    parts = [band_text(band)]
     cal = data.calibration
     mae = cal.get("median_abs_error") if isinstance(cal, dict) else None
     if fmt.num(mae) is not None:
         parts.append(f"back-test on this machine: median |error| {fmt.pct(mae)}")
-    parts.append(f"compute efficiency from {rec.get('compute_basis') or 'N/A'}")
+    parts.append(f"compute efficiency: {rec.get('compute_basis') or 'N/A'}")
     if rec.get("fabric"):
-        parts.append(f"network from {rec.get('comm_basis') or 'N/A'}")
-    return "; ".join(parts)
+        parts.append(f"network: {rec.get('comm_basis') or 'N/A'}")
+    basis = str((band or {}).get("basis") or "").split(" (")[0]  # the full provenance is in the projections section
+    return Cell("; ".join(parts), Label("projected", f"band from {basis}") if basis else None)
 
 
 def facts(data: ReportData, rec: dict) -> Facts:
@@ -66,7 +67,7 @@ def facts(data: ReportData, rec: dict) -> Facts:
         (f"TCO{f' over {years:g} years' if years else ''}", Cell(fmt.usd(rec.get("tco_usd")), cost, fmt.num(rec.get("tco_usd")))),
         (label.replace("USD", "Cost, USD"), Cell(fmt.g(rec.get("cost_per_unit"), 3), cost, fmt.num(rec.get("cost_per_unit")))),
         ("Power (IT, average)", Cell(fmt.g(rec.get("it_power_kw"), 3, "kW"), proj, fmt.num(rec.get("it_power_kw")))),
-        ("Confidence", Cell(_confidence(data, rec, band))),
+        ("Confidence", _confidence(data, rec, band)),
     ])
 
 
@@ -99,7 +100,9 @@ def build(data: ReportData) -> Section:
                            "or run the whole pipeline with `rax run`.")
     verdicts = _verdicts(data.plan)
     shown = {get(data.plan, "verdicts", k, "sentence") for k, _ in VERDICTS}
-    said = [str(s) for s in get(data.plan, "guideline", default=[]) or [] if s not in shown]
+    # the confidence sentence repeats the Confidence card
+    said = [str(s) for s in get(data.plan, "guideline", default=[]) or [] if s not in shown
+            and not str(s).startswith("Confidence")]
     lead = [Para(said.pop(0))] if said and said[0].startswith("Buy") else []
     sec.add(*lead, facts(data, rec), _status(rec), *verdicts)
     if said:
