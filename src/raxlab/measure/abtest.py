@@ -42,6 +42,7 @@ from raxlab.netemu.cleanup import terminate_as_interrupt
 from raxlab.store import Store
 
 RUN_KIND, POINT_KIND = "abtest", "abtest"
+ABORT_GRACE_S = 5.0  # idle arms leave at once; a running one finishes its round first
 ENV_PREFIXES = ("NCCL_", "GLOO_", "OMP_", "MKL_", "TORCH_", "CUDA_VISIBLE_DEVICES")
 
 
@@ -174,7 +175,10 @@ class _Experiment:
     def _next(self, want, stopping: bool = False) -> tuple[str, dict]:
         """Handle events until one satisfies `want(name, event)`; a failed arm raises."""
         while True:
-            name, ev = self.events.get()
+            try:
+                name, ev = self.events.get(timeout=0.5)  # a timeout keeps Ctrl-C responsive
+            except queue.Empty:
+                continue
             kind = ev.get("ev")
             if kind == "_failed":
                 raise _arm_error(name, ev["error"])
@@ -188,7 +192,9 @@ class _Experiment:
         for proc in self.procs.values():
             proc.command("abort")
         for proc in self.procs.values():
-            proc.join(KILL_GRACE_S + 10)
+            if not proc.join(ABORT_GRACE_S):
+                proc.kill_leftovers()  # its launch then sees the deaths and returns
+                proc.join(KILL_GRACE_S + 5)
         if not self.run_id:
             return
         if self.current:

@@ -205,6 +205,19 @@ class ArmProcess:
             return not self.thread.is_alive()
         return True
 
+    def kill_leftovers(self) -> None:
+        """SIGKILL this arm's ranks that outlived an abort (a rank stuck mid-step or stopped):
+        they are the children whose command line names this arm's control file."""
+        import psutil
+
+        mark = str(self.control)
+        for child in psutil.Process().children(recursive=True):
+            try:
+                if any(mark in arg for arg in child.cmdline()):
+                    child.kill()
+            except psutil.Error:
+                pass
+
     def describe(self) -> dict:
         return {**self.arm.to_dict(), "env": self.env,
                 "fabric_built": self.placement.describe() if self.placement else None,

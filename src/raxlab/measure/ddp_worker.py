@@ -145,7 +145,8 @@ def _serve(ctx: RankContext, tr, opts: DdpOptions, args, check) -> None:
                 os._exit(0)  # the parent is ending the experiment; it kills what is left
             got = tr.round(single=False, split=opts.split)
             for key in times if i >= args.rep_warmup else ():
-                times[key].append(got[key])
+                if got[key] is not None:  # nosync is None with --no-split
+                    times[key].append(got[key])
         _emit0(ctx, {"ev": "rep", "rep": cmd["rep"], **times})
 
 
