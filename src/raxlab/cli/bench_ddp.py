@@ -98,7 +98,8 @@ def _print_derived(con, d: dict, s: dict) -> None:
     buckets = s.get("bucket_sizes_bytes")
     how = (f"FSDP over {s.get('fsdp_units')} sharded units" if s.get("fsdp_units") else
            f"bucket_cap_mb {s.get('bucket_cap_mb'):g}" + (f", {len(buckets)} buckets as built" if buckets else ""))
-    con.print(f"gradients: {s.get('grad_bytes', 0) / 1e6:.4g} MB per step over {s.get('params', 0):,} parameters; {how}")
+    con.print(f"gradients: {s.get('grad_bytes', 0) / 1e6:.4g} MB per step over {s.get('params', 0):,} "
+              f"parameters; {how}")
 
 
 def render_stored(run: dict) -> None:

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from raxlab.errors import RaxError
-from raxlab.measure import ab_stats
 from raxlab.measure.abtest_arms import ArmProcess, ArmSpec, RepResult
 from raxlab.measure.comm import transports
 from raxlab.measure.comm.launch import KILL_GRACE_S, RankFailure
@@ -209,7 +208,8 @@ class _Experiment:
         kind, info = ev.get("ev"), self.procs[name].info
         if kind == "transport":
             info["transport"][str(ev.get("rank", 0))] = ev["info"]
-            self.db.put_artifact(self.run_id, "abtest_transport", {n: p.info["transport"] for n, p in self.procs.items()})
+            seen = {n: p.info["transport"] for n, p in self.procs.items()}
+            self.db.put_artifact(self.run_id, "abtest_transport", seen)
         elif kind == "warm":
             info["warm"].append(round_times(ev))
         elif kind == "setup":
