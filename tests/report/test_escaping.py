@@ -32,7 +32,6 @@ def _evil_spec(tmp_path):
 def evil_run(pipeline, tmp_path_factory):
     """A pipeline run whose user strings carry markup, with real measured points and the real plan."""
     from raxlab.workload import load_workload
-    from raxlab.workload.card import build_card
 
     wl = load_workload(str(_evil_spec(tmp_path_factory.mktemp("evil"))))
     assert wl.name == NAME  # the loader keeps the user's string as it is
@@ -45,7 +44,8 @@ def evil_run(pipeline, tmp_path_factory):
     for p in src["points"]:
         st.add_point(rid, p["kind"], p["name"], p["status"], params=p["params"], result=p["result"],
                      samples=p["samples"], error=p["error"])
-    st.put_artifact(rid, "card", build_card(wl).to_dict())
+    # the measured run's card under the user's name (tracing a second card would only cost time)
+    st.put_artifact(rid, "card", {**src["artifacts"]["card"], "name": wl.name, "model": wl.name})
     st.finish_run(rid)
     top = st.new_run("run", workload=wl.name, note=NOTE)
     st.put_artifact(top, "stages", {"compute": rid, STAGE: None})
