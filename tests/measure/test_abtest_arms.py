@@ -36,6 +36,8 @@ def test_arm_sets():
         parse_arms(["a=gloo"])
     with pytest.raises(RaxError, match="must differ"):
         parse_arms(["a=gloo", "a=emulate:1gbit"])
+    with pytest.raises(RaxError, match="compare devices, not networks"):
+        parse_arms(["a=gloo", "b=nccl-ib"])
     with pytest.raises(RaxError, match="mix of emulated"):
         parse_arms(["a=gloo", "b=emulate:1gbit"])
     arms = parse_arms(["a=emulate:1gbit", "b=emulate:4gbit"])
@@ -44,7 +46,7 @@ def test_arm_sets():
 
 
 def test_catalogue_and_declared_prices():
-    arms = parse_arms(["ib=nccl-ib", "tcp=nccl-socket", "mine=nccl"])
+    arms = parse_arms(["ib=nccl-ib", "tcp=nccl-socket", "mine=nccl"])  # parsing needs no GPU
     notes = price_arms(arms, {"ib": "ib-ndr", "tcp": "tcp-100"}, {"mine": "$12,000"}, servers=2,
                        node_price_usd=100_000)
     ib, tcp, mine = arms

@@ -89,6 +89,9 @@ def parse_arms(texts: list[str], default: str | None = None) -> list[ArmSpec]:
     names = [a.name for a in arms]
     if len(set(names)) != len(names):
         raise RaxError(f"arm names must differ, got {', '.join(names)}", field="--arm")
+    if len({transports.get_arm(a.transport).backend for a in arms}) > 1:
+        raise RaxError("arms on gloo (CPU) and NCCL (GPU) would compare devices, not networks: give every arm "
+                       "the same backend", field="--arm")
     if len({a.emulate is None for a in arms}) > 1:
         raise RaxError("mix of emulated and real arms: give every arm an emulate:RATE, or none", field="--arm")
     return arms

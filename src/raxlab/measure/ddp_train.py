@@ -1,7 +1,8 @@
 """The rank side of the distributed training step: the user's model under DDP or FSDP.
 
-One *round* times, on every rank, each started from a barrier so no rank's time holds a
-peer's earlier lateness (as the comm benchmark does, measurement.md §1.2):
+One *round* times, on every rank, each step started from a barrier so no rank's time holds
+a peer's earlier lateness (as the comm benchmark does, measurement.md §1.2); sync and
+nosync swap places every other round, so neither always runs second:
 
   single   the 1-rank step: rank 0 alone trains an unwrapped copy of the model on the
            same per-rank batch while the other ranks wait (weak-scaling baseline);
@@ -81,11 +82,13 @@ class Trainer:
                                            enabled=opts.precision == "fp16" and self.device != "cpu")
         self.batches = [wl.make_batch(opts.batch, device=ctx.device, seed=opts.seed + 1000 * k + ctx.rank)
                         for k in range(N_BATCHES)]
-        self.i, self.losses = 0, []
+        self.i, self.rounds, self.losses = 0, 0, []
 
     def _single_state(self, model: nn.Module) -> dict:
         twin = copy.deepcopy(model)
-        return {"model": twin, "opt": _optimizer(self.opts.optimizer, twin.parameters())}
+        dev = str(self.ctx.device)
+        scaler = torch.amp.GradScaler(dev.split(":")[0], enabled=self.opts.precision == "fp16" and dev != "cpu")
+        return {"model": twin, "opt": _optimizer(self.opts.optimizer, twin.parameters()), "scaler": scaler}
 
     def _wrap(self, model: nn.Module):
         if self.opts.fsdp:
@@ -121,7 +124,7 @@ class Trainer:
         self.i += 1
         if kind == "single":
             s = self.single
-            return self.timer(lambda: self._step(s["model"], s["opt"], self.scaler, batch))
+            return self.timer(lambda: self._step(s["model"], s["opt"], s["scaler"], batch))
         out = {}
 
         def body():
@@ -145,7 +148,9 @@ class Trainer:
             got["single"] = self.timed("single")
         if single:
             barrier(self.ctx)  # the others wait here while rank 0 runs alone
-        for kind in ("sync", "nosync") if split else ("sync",):
+        kinds = ("sync", "nosync") if split else ("sync",)
+        self.rounds += 1
+        for kind in kinds if self.rounds % 2 else kinds[::-1]:  # alternate the order: no position bias
             barrier(self.ctx)
             got[kind] = self.timed(kind)
         vals = torch.tensor(list(got.values()), dtype=torch.float64, device=self.ctx.device)
