@@ -41,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_json(p)
     add_store(p)
     p.epilog = ("Verdict: an arm is materially slower than the fastest only if Mann-Whitney p < alpha and the "
-                "whole 95 %% CI of the ratio of medians lies above 1 + threshold; otherwise it is a tie. The "
+                "whole 95 % CI of the ratio of medians lies above 1 + threshold; otherwise it is a tie. The "
                 "recommendation is the cheapest arm that ties with the fastest. Cheaper = by price when every "
                 "arm has one, else the slower emulated link, else TCP before RDMA, else the order given.")
 
