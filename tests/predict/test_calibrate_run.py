@@ -35,7 +35,7 @@ def compute_run(store):
         t = _step(b)
         store.add_point(rid, "compute", f"train/fp32/b{b}", "ok",
                         params={"mode": "train", "precision": "fp32", "batch": b},
-                        result={"summary": {"median": t, "q1": 0.98 * t, "min": 0.95 * t, "noisy": False}})
+                        result={"summary": {"median": t, "noisy": False}}, samples=[0.95 * t, t, t, 1.1 * t, 3 * t])
     store.finish_run(rid)
     return rid
 
@@ -52,6 +52,22 @@ def test_calibration_is_stored_and_points_untouched(store, compute_run):
     calibrate_compute_run(store, compute_run, fit_on=[1, 2])
     assert store.artifact(compute_run, "calibration")["fit_on"] == ["fp32/b1", "fp32/b2"]
     assert store.points(compute_run) == before
+
+
+def test_repeats_pool_their_samples(store, compute_run):
+    again = store.new_run("compute", workload="tiny-lm")
+    for p in store.points(compute_run):
+        store.add_point(again, "compute", p["name"], "ok", params=p["params"], result=p["result"],
+                        samples=[2 * x for x in p["samples"]])  # a repeat under twice the interference
+    store.finish_run(again)
+    one = calibrate_compute_run(store, compute_run, stat="min", save=False)
+    both = calibrate_compute_run(store, [compute_run, again], stat="min")
+    assert [r["measured_s"] for r in both["rows"]] == [r["measured_s"] for r in one["rows"]]
+    assert store.artifact(again, "calibration")["runs"] == [compute_run, again]
+    other = store.new_run("compute", workload="small-cnn")
+    store.finish_run(other)
+    with pytest.raises(RaxError, match="not a repeat"):
+        calibrate_compute_run(store, [compute_run, other])
 
 
 def test_split_must_leave_points_on_both_sides(store, compute_run):

@@ -8,7 +8,9 @@ ORDER = 45
 
 
 def add_arguments(p):
-    p.add_argument("run", metavar="RUN", help="run id, unique prefix, or 'latest' (a compute or bench.comm run)")
+    p.add_argument("run", metavar="RUN", nargs="+",
+                   help="run id, unique prefix, or 'latest' (a compute or bench.comm run); several compute runs "
+                        "that repeat the same sweep are pooled point by point")
     p.add_argument("--fit-on", help="compute runs: batch sizes to fit on, e.g. 1,16 (default: smallest and largest)")
     p.add_argument("--holdout", help="compute runs: batch sizes to predict instead, e.g. 4,8,16")
     p.add_argument("--stat", default="median", choices=("median", "q1", "min"),
@@ -25,7 +27,7 @@ def run(args) -> int:
     from raxlab.store import Store
 
     store = Store(args.store)
-    kind = store.get_run(args.run)["kind"]
+    kind = store.get_run(args.run[0])["kind"]
     if kind == "compute":
         from raxlab.predict.calibrate_run import calibrate_compute_run
 
@@ -36,7 +38,9 @@ def run(args) -> int:
 
         if args.holdout_every < 2:
             raise RaxError(f"must be >= 2, got {args.holdout_every}", field="--holdout-every")
-        data = calibrate_comm_run(store, args.run, holdout_every=args.holdout_every)
+        if len(args.run) > 1:
+            raise RaxError("give one comm run", field="RUN")
+        data = calibrate_comm_run(store, args.run[0], holdout_every=args.holdout_every)
     else:
         raise RaxError(f"run kind {kind!r} has nothing to calibrate; give a compute run (`rax bench compute`) "
                        "or a comm run (`rax bench comm`)", field="RUN")
@@ -62,7 +66,9 @@ def _render(d: dict) -> None:
     from rich.table import Table
 
     con = console()
-    t = Table(title=f"calibration of run {d['run']} ({d['kind']}; stored as artifact 'calibration')")
+    runs = ", ".join(d.get("runs") or [d["run"]])
+    stat = f", {d['statistic']} step" if d.get("statistic") else ""
+    t = Table(title=f"calibration of run {runs} ({d['kind']}{stat}; stored as artifact 'calibration')")
     for c in ("point", "role", "measured", "predicted", "error", ""):
         t.add_column(c, justify="left" if c in ("point", "role") else "right")
     for r in d["rows"]:

@@ -43,23 +43,45 @@ def _run_of_kind(store, ref: str, kind: str) -> dict:
 STATS = ("median", "q1", "min")  # which step-time statistic of each point to fit and predict
 
 
-def compute_points(run: dict, stat: str = "median") -> list[calibrate.MeasuredPoint]:
-    """Measured training points of a compute run, with the card's FLOPs and bytes per op class.
-    `stat` q1 or min: on a shared machine other jobs only ever add time, so a low quantile is the
-    more reproducible estimate of what the machine does (the median is the reported convention)."""
+def compute_points(runs, stat: str = "median") -> list[calibrate.MeasuredPoint]:
+    """Measured training points of one compute run, or of repeats of the same sweep (a list of runs:
+    each point's samples are pooled over the repeats, so a stretch of interference on a shared
+    machine is diluted instead of landing on one batch size), with the card's FLOPs and bytes per
+    op class. `stat` q1 or min: other jobs only ever add time, so a low quantile is the more
+    reproducible estimate of what the machine does (the median is the reported convention)."""
+    from raxlab.stats import summarize
+
+    runs = runs if isinstance(runs, list) else [runs]
     if stat not in STATS:
         raise RaxError(f"unknown statistic {stat!r}; allowed: {', '.join(STATS)}", field="--stat")
-    card = (run.get("artifacts") or {}).get("card")
+    card = (runs[0].get("artifacts") or {}).get("card")
     if not card:
-        raise RaxError(f"run {run['id']} has no workload card artifact; re-run `rax bench compute`", field="RUN")
-    results = [{"point": p["params"], "summary": {"median": ((p["result"] or {}).get("summary") or {}).get(stat)}}
-               for p in run["points"] if p["kind"] == "compute" and p["status"] == "ok"]
+        raise RaxError(f"run {runs[0]['id']} has no workload card artifact; re-run `rax bench compute`", field="RUN")
+    _same_sweep(runs)
+    pooled: dict[tuple, dict] = {}
+    for run in runs:
+        for p in run["points"]:
+            if p["kind"] == "compute" and p["status"] == "ok" and p["samples"]:
+                key = tuple(p["params"].get(k) for k in ("mode", "precision", "batch"))
+                pooled.setdefault(key, {"point": p["params"], "samples": []})["samples"] += p["samples"]
+    results = [{"point": v["point"], "summary": {"median": getattr(summarize(v["samples"]), stat)}}
+               for v in pooled.values()]
     traced = 4.0 if (card.get("trace") or {}).get("dtype", "float32") == "float32" else 2.0
     points = calibrate.points_from_compute_results(results, card, traced_bytes=traced)
     if len(points) < 3:
-        raise RaxError(f"run {run['id']} has {len(points)} successful training points; calibrating and "
-                       "back-testing needs at least 3 (e.g. --batch-sizes 1,2,4,8,16 --modes train)", field="RUN")
+        raise RaxError(f"{len(points)} successful training points; calibrating and back-testing needs at least 3 "
+                       "(e.g. `rax bench compute W --batch-sizes 1,2,4,8,16 --modes train`)", field="RUN")
     return points
+
+
+def _same_sweep(runs: list[dict]) -> None:
+    first = runs[0]
+    for run in runs[1:]:
+        same = run["workload"] == first["workload"] and \
+            (run.get("params") or {}).get("device") == (first.get("params") or {}).get("device")
+        if not same:
+            raise RaxError(f"run {run['id']} is not a repeat of run {first['id']} (workload and device differ)",
+                           field="RUN")
 
 
 def basis(store, run: dict) -> tuple[dict, float, Efficiency, list[str]]:
@@ -120,32 +142,33 @@ def split(points, fit_on=None, holdout=None):
     return lambda p: p.batch in ends[p.precision]
 
 
-def calibrate_compute_run(store, ref: str, fit_on=None, holdout=None, stat: str = "median",
+def calibrate_compute_run(store, ref, fit_on=None, holdout=None, stat: str = "median",
                           save: bool = True) -> dict:
-    """Fit on part of a stored compute sweep, predict the rest; store artifact "calibration"."""
-    run = _run_of_kind(store, ref, "compute")
-    points = compute_points(run, stat)
-    peaks, bw, prior, notes = basis(store, run)
+    """Fit on part of a stored compute sweep (`ref`: a run, or a list of repeats of the same sweep),
+    predict the rest; store artifact "calibration" on every run used."""
+    runs = [_run_of_kind(store, r, "compute") for r in (ref if isinstance(ref, (list, tuple)) else [ref])]
+    points = compute_points(runs, stat)
+    peaks, bw, prior, notes = basis(store, runs[0])
     chooser = split(points, fit_on, holdout)
     train = [p for p in points if chooser(p)]
     if not train or len(train) == len(points):
         raise RaxError(f"the split leaves {len(train)} of {len(points)} points to fit on: fit on some batch sizes "
                        f"of {sorted({p.batch for p in points})} and hold out the others", field="--holdout")
     cal = calibrate.fit(train, peaks, bw, prior)
-    rows = [_row(p, chooser(p), calibrate.predict(cal, p, peaks, bw), run) for p in points]
-    out = {"run": run["id"], "kind": "compute", "workload": run["workload"], "statistic": stat,
-           "basis": {"peaks_flops": peaks,
-           "mem_bw_Bps": bw}, "fit_on": [p.label for p in train], "rows": rows,
-           "held_out": _summary([r for r in rows if r["role"] == "held-out"]), "fitted": _fitted(cal),
+    rows = [_row(p, chooser(p), calibrate.predict(cal, p, peaks, bw), runs) for p in points]
+    out = {"run": runs[0]["id"], "runs": [r["id"] for r in runs], "kind": "compute", "workload": runs[0]["workload"],
+           "statistic": stat, "basis": {"peaks_flops": peaks, "mem_bw_Bps": bw}, "fit_on": [p.label for p in train],
+           "rows": rows, "held_out": _summary([r for r in rows if r["role"] == "held-out"]), "fitted": _fitted(cal),
            "notes": [n for n in notes if n]}
     if save:
-        store.put_artifact(run["id"], "calibration", out)
+        for run in runs:
+            store.put_artifact(run["id"], "calibration", out)
     return out
 
 
-def _row(p, fitted: bool, pred: float, run: dict) -> dict:
-    noisy = next((bool(((q["result"] or {}).get("summary") or {}).get("noisy")) for q in run["points"]
-                  if q["kind"] == "compute" and q["name"] == f"train/{p.precision}/b{p.batch}"), None)
+def _row(p, fitted: bool, pred: float, runs: list[dict]) -> dict:
+    noisy = any(bool(((q["result"] or {}).get("summary") or {}).get("noisy")) for run in runs for q in run["points"]
+                if q["kind"] == "compute" and q["name"] == f"train/{p.precision}/b{p.batch}")
     return {"label": p.label, "precision": p.precision, "batch": p.batch, "role": "fit" if fitted else "held-out",
             "measured_s": p.step_time_s, "predicted_s": pred, "error": pred / p.step_time_s - 1.0, "noisy": noisy}
 
