@@ -127,7 +127,9 @@ def verdict(opts, m, i: int, reason: str, tie: float, tie_basis: str, cat, abtes
     cheapest = _row(opts, m, int(pool[np.argmin(slowness(opts, m)[pool])]), i, cat, ref)
     out = {**head, "rows": rows, "recommended_fabric": fabric, "recommended_rails": rails,
            "cheapest_meeting": cheap, "by_family": _by_family(rows),
-           "sentence": _sentence(opts, rows, fabric, reason, tie, cheap, cheapest) + _family_sentence(rows, fabric, tie)}
+           "sentence": _sentence(opts, rows, fabric, reason, tie, cheap, cheapest) + _family_sentence(rows, fabric, tie)
+           + (" It is the only fabric these servers can join (their NICs are built into the accelerators)."
+              if len(rows) == 1 and reason != "cheapest-meeting" else "")}
     ab = _measured(opts, m, i, rows, abtests, tie, cat)
     if ab is not None:
         out["measured"] = ab
