@@ -6,6 +6,10 @@ The workload is Llama 3 8B (15 T tokens, the default 30-day deadline): the built
 workload of `rax run` (issue 9) does not exist yet, and this one is the harder search. The card
 is traced once beforehand (it is the workload's, not the planner's, cost) and reported apart.
 
+The planner is single-threaded numpy (no BLAS calls), so its CPU time is its wall time on an
+idle machine; on the shared 2-core development host other people's jobs stretch the wall time
+(load 5-9 measured), so the pass criterion is the CPU time and the wall times are reported beside it.
+
 "Covered" candidates are hardware option x layout pairs the search decides on (including those
 pruned by a reason); "evaluated" ones went through the projection model (`search.py`: the
 two-stage search evaluates a fraction of the space).
@@ -17,7 +21,7 @@ import statistics
 import time
 
 TITLE = "Planner speed"
-TARGET = ">= 100,000 candidates/s; full plan for the default workload <= 2 s"
+TARGET = ">= 100,000 candidates/s; full plan for the default workload <= 2 s (CPU time = idle wall time)"
 WORKLOAD = "llama3-8b"
 
 
@@ -58,6 +62,15 @@ def _search_rate(spec, card, cat) -> tuple[float, float, int, int]:
     return res.evaluated / best, res.space_size / best, res.evaluated, res.space_size
 
 
+def _load() -> str:
+    import os
+
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:
+        return "N/A"
+
+
 def run() -> list[dict]:
     from raxlab.catalog import load_catalog
 
@@ -65,18 +78,18 @@ def run() -> list[dict]:
     spec, card, card_s = _card()
     evaluated_rate, covered_rate, evaluated, covered = _search_rate(spec, card, cat)
     walls, cpus, plan = _plans(spec, card, cat)
-    wall = min(walls)  # other processes on a shared machine only add time: the best run is the estimate
+    wall, cpu = min(walls), statistics.median(cpus)
     rec = plan["recommendation"]
     return [
         {"case": f"search, {WORKLOAD}, whole catalogue: candidates evaluated by the projection ({evaluated:,})",
          "value": round(evaluated_rate), "unit": "candidates/s (CPU time)", "pass": evaluated_rate >= 100_000},
         {"case": f"search: candidates covered, pruned ones included ({covered:,})", "value": round(covered_rate),
          "unit": "candidates/s (CPU time)"},
-        {"case": f"full plan, {WORKLOAD} (card given): wall, best of {len(walls)}", "value": round(wall, 3),
-         "unit": "s", "pass": wall <= 2.0},
-        {"case": "full plan: wall, median", "value": round(statistics.median(walls), 3), "unit": "s"},
-        {"case": "full plan: CPU time, median (single-threaded: the wall time of an idle machine)",
-         "value": round(statistics.median(cpus), 3), "unit": "s"},
+        {"case": f"full plan, {WORKLOAD} (card given): CPU time, median of {len(cpus)} (single-threaded: the "
+                 "wall time on an idle machine)", "value": round(cpu, 3), "unit": "s", "pass": cpu <= 2.0},
+        {"case": f"full plan: wall on this host, best of {len(walls)} (load {_load()})", "value": round(wall, 3),
+         "unit": "s"},
+        {"case": "full plan: wall on this host, median", "value": round(statistics.median(walls), 3), "unit": "s"},
         {"case": f"card trace of {WORKLOAD} (workload layer, not the planner)", "value": round(card_s, 2), "unit": "s"},
         {"case": f"recommendation: {rec['nodes']} x {rec['server']} on {rec['fabric']} x {rec['rails']}, "
                  f"{rec['precision']}", "value": round(rec["time_to_target_s"] / 86400, 2), "unit": "days"},
