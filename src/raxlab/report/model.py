@@ -6,8 +6,10 @@ never live state; style.md §9).
 - a single bench run (kind `compute`, `kernels`, `io`, `bench.comm`, ...) renders its own
   sections; a card or plan it carries as an artifact is used too;
 - a pipeline run (kind `run`, made by `rax run`) links its child runs through the artifact
-  `stages` = {stage name: run id, or a list of run ids}; its own artifacts `card`, `plan`
-  (the JSON of `rax plan --json`) and `calibration` (back-test errors) are used as they are.
+  `stages` = {stage name: run id | [run ids] | {"status", "run_id", "wall_s", "error", ...}};
+  its own artifacts `card` and `plan` (the JSON of `rax plan --json`) are used as they are.
+  Back-tests (`calibration` artifacts, from `rax calibrate`) are gathered from the pipeline
+  run and every child that carries one.
 
 Children are grouped by their own `kind`, so a stage name never decides how a run is read.
 A stage whose run is missing from the store is listed in `missing_stages` (the report says
@@ -31,9 +33,16 @@ class ReportData:
     runs: dict[str, dict]  # run id -> store.get_run(...) for the root and every child
     card: dict | None
     plan: dict | None
-    calibration: dict | list | None
+    calibrations: list[dict]  # every distinct `calibration` artifact (compute and comm back-tests)
     store_path: str
     missing_stages: dict[str, str] = field(default_factory=dict)  # stage -> why
+    stage_info: dict[str, dict] = field(default_factory=dict)  # stage -> the pipeline's record of it
+
+    @property
+    def calibration(self) -> dict | None:
+        """The compute back-test (what the guideline's confidence quotes), else the first one."""
+        comp = [c for c in self.calibrations if c.get("kind") == "compute"]
+        return (comp or self.calibrations or [None])[0]
 
     def of_kind(self, kind: str) -> list[dict]:
         """Runs of one kind (the root included when it is one), oldest first."""
@@ -67,8 +76,8 @@ class ReportData:
 
     def to_dict(self) -> dict:
         return {"root": self.root, "stages": self.stages, "runs": self.runs, "card": self.card, "plan": self.plan,
-                "calibration": self.calibration, "store_path": self.store_path,
-                "missing_stages": self.missing_stages}
+                "calibrations": self.calibrations, "store_path": self.store_path,
+                "missing_stages": self.missing_stages, "stage_info": self.stage_info}
 
 
 def _stage_ids(value) -> list[str]:
@@ -81,6 +90,18 @@ def _stage_ids(value) -> list[str]:
     return []
 
 
+def _why_no_run(value) -> str | None:
+    """Why a stage has no run to show, or None when it needs none (card, plan: artifacts)."""
+    if value is None:
+        return "skipped"
+    if isinstance(value, dict):
+        status = value.get("status")
+        if status == "ok":
+            return None
+        return f"{status or 'no run'}: {value.get('error')}" if value.get("error") else str(status or "no run")
+    return f"no run recorded ({value!r})"
+
+
 def _children(store, stages_art) -> tuple[dict[str, list[str]], dict[str, dict], dict[str, str]]:
     if stages_art is None:
         return {}, {}, {}
@@ -89,8 +110,8 @@ def _children(store, stages_art) -> tuple[dict[str, list[str]], dict[str, dict],
     stages, runs, missing = {}, {}, {}
     for name, value in stages_art.items():
         ids = _stage_ids(value)
-        if not ids:
-            missing[name] = f"no run recorded ({value!r})" if value is not None else "skipped"
+        if not ids and _why_no_run(value):
+            missing[name] = _why_no_run(value)
         stages[name] = []
         for rid in ids:
             try:
@@ -111,15 +132,29 @@ def _first_artifact(runs: list[dict], name: str):
     return None
 
 
+def _calibrations(runs: list[dict]) -> list[dict]:
+    """Distinct back-tests (one artifact may be stored on every run it pooled)."""
+    out, seen = [], set()
+    for run in runs:
+        cal = run["artifacts"].get("calibration")
+        if isinstance(cal, dict):
+            key = (cal.get("kind"), cal.get("run"), str(cal.get("runs")))
+            if key not in seen:
+                seen.add(key)
+                out.append(cal)
+    return out
+
+
 def collect(store, ref: str) -> ReportData:
     """Read the run `ref` (id, prefix or 'latest') and the runs it links; no computation."""
     root = store.get_run(ref)
-    stages, runs, missing = _children(store, root["artifacts"].get("stages"))
+    stages_art = root["artifacts"].get("stages")
+    stages, runs, missing = _children(store, stages_art)
     ordered = [root, *sorted(runs.values(), key=lambda r: r["created_at"])]
     # The pipeline's own card/plan win; a child's (the compute run stores its card) fills in.
     return ReportData(
         root=root, stages=stages, runs={r["id"]: r for r in ordered},
         card=_first_artifact(ordered, "card"), plan=_first_artifact(ordered, "plan"),
-        calibration=_first_artifact(ordered, "calibration"), store_path=str(store.path),
-        missing_stages=missing,
+        calibrations=_calibrations(ordered), store_path=str(store.path), missing_stages=missing,
+        stage_info={k: v for k, v in (stages_art or {}).items() if isinstance(v, dict)},
     )

@@ -7,12 +7,9 @@ from __future__ import annotations
 from raxlab.report import fmt
 from raxlab.report.doc import Cell, Chart, Column, Heading, Label, Para, Section, Table, cell
 from raxlab.report.model import COMM_KIND, ReportData
-from raxlab.report.sections import comm
+from raxlab.report.sections import comm, distributed
 from raxlab.report.sections.common import band_text, first, get, projected
 from raxlab.report.svg import Axis, Plot
-
-AB_KINDS = ("abtest", "bench.abtest")
-
 
 def plan_band(plan: dict | None) -> dict | None:
     """The projection's relative error band as the plan stored it (None: the model has none here)."""
@@ -115,10 +112,8 @@ def build(data: ReportData) -> Section:
     else:
         sec.add(Heading("Collectives measured here"), Para("Not measured in this run (no `rax bench comm` run).", "missing"))
     net = get(data.plan, "verdicts", "network")
-    for run in [r for k in AB_KINDS for r in data.of_kind(k)]:
-        from raxlab.report.sections.measured import generic_blocks
-
-        sec.add(*generic_blocks(run, f"A/B experiment (run {run['id']})"))
+    for run in [r for k in distributed.AB_KINDS for r in data.of_kind(k)]:
+        sec.add(*distributed.abtest_blocks(run))
     if isinstance(net, dict) and isinstance(net.get("measured"), dict):
         sec.add(*measured_ab(net["measured"]))
     sec.add(Heading("Projected for the cluster you would buy"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from raxlab.report import fmt
 from raxlab.report.doc import Bullets, Cell, Facts, Label, Para, Section
 from raxlab.report.model import ReportData
+from raxlab.report.sections.backtest import held_out_error
 from raxlab.report.sections.common import band_text, get, projected, with_band
 from raxlab.report.sections.fabric import plan_band
 
@@ -35,10 +36,9 @@ def _layout(lay) -> str:
 def _confidence(data: ReportData, rec: dict, band: dict | None) -> Cell:
     """The band, the back-test and what the efficiencies rest on; the band's provenance below."""
     parts = [band_text(band)]
-    cal = data.calibration
-    mae = cal.get("median_abs_error") if isinstance(cal, dict) else None
-    if fmt.num(mae) is not None:
-        parts.append(f"back-test on this machine: median |error| {fmt.pct(mae)}")
+    mae = held_out_error(data.calibration)
+    if mae is not None:
+        parts.append(f"back-test here: median |error| {fmt.pct(mae)}")
     parts.append(f"compute efficiency: {rec.get('compute_basis') or 'N/A'}")
     if rec.get("fabric"):
         parts.append(f"network: {rec.get('comm_basis') or 'N/A'}")

@@ -6,10 +6,10 @@ from __future__ import annotations
 from raxlab.report import fmt
 from raxlab.report.doc import Cell, Column, Heading, Para, Section, Table, cell, kv_table
 from raxlab.report.model import COMM_KIND, PIPELINE_KIND, ReportData
-from raxlab.report.sections import compute
+from raxlab.report.sections import compute, distributed
 from raxlab.report.sections.common import NOT_MEASURED, machine_text, measured
 
-KNOWN = {"compute", "kernels", "io", COMM_KIND, PIPELINE_KIND}
+KNOWN = {"compute", "kernels", "io", COMM_KIND, PIPELINE_KIND, *distributed.DDP_KINDS, *distributed.AB_KINDS}
 
 
 def fingerprint_table(data: ReportData) -> Table:
@@ -91,8 +91,19 @@ def generic_blocks(run: dict, title: str) -> list:
     return out
 
 
+def stages_table(data: ReportData) -> Table | None:
+    """What the pipeline ran: each stage's status, time and run (the record `rax run` keeps)."""
+    if not data.stage_info:
+        return None
+    rows = [[Cell(name), Cell(str(s.get("status") or "?")), cell(fmt.seconds(s.get("wall_s")), value=s.get("wall_s")),
+             Cell(str(s.get("run_id") or "")), Cell(str(s.get("error") or ""))] for name, s in data.stage_info.items()]
+    return Table([Column("stage"), Column("status"), Column("wall time", measured(data.root, "the stage's own"), True),
+                  Column("run"), Column("note")], rows, "The stages of this `rax run`.")
+
+
 def build(data: ReportData) -> Section:
     sec = Section("measured", "What was measured here, and on what")
+    sec.add(stages_table(data))
     fps = data.fingerprints()
     if not fps:
         return sec.missing("Nothing was measured in this run: no fingerprint and no measurement is stored. "
@@ -119,11 +130,17 @@ def _add_runs(sec: Section, data: ReportData) -> None:
     sec.add(*(kernels_blocks(kern) if kern else [Heading("Kernel ceilings"), Para(NOT_MEASURED, "missing")]))
     io = data.latest("io")
     sec.add(*(io_blocks(io) if io else [Heading("Data loading"), Para(NOT_MEASURED, "missing")]))
+    ddp = [r for k in distributed.DDP_KINDS for r in data.of_kind(k)]
+    for run in ddp:
+        sec.add(*distributed.ddp_blocks(run))
+    if not ddp:
+        sec.add(Heading("Distributed data-parallel step"), Para(f"{NOT_MEASURED} (no `rax bench ddp` run).", "missing"))
     for run in data.runs.values():
         if run["kind"] not in KNOWN:
             sec.add(*generic_blocks(run, f"{data.stage_of(run['id']) or run['kind']} (run {run['id']})"))
     for stage, why in data.missing_stages.items():
-        sec.add(Para(f"Stage {stage}: not in this report ({why}).", "missing"))
+        if stage not in data.stage_info:  # the stages table already shows the pipeline's own record
+            sec.add(Para(f"Stage {stage}: not in this report ({why}).", "missing"))
 
 
 def card_section(data: ReportData) -> Section:

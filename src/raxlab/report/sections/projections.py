@@ -6,7 +6,7 @@ from __future__ import annotations
 from raxlab.report import fmt
 from raxlab.report.doc import Bullets, Cell, Column, Heading, Label, Para, Section, Table, cell, kv_table
 from raxlab.report.model import ReportData
-from raxlab.report.sections import compute
+from raxlab.report.sections import backtest, compute
 from raxlab.report.sections.common import band_text, first, get, projected, with_band
 from raxlab.report.sections.fabric import plan_band
 
@@ -85,33 +85,13 @@ def _capacity_gib(rec: dict) -> float | None:
         return None
 
 
-def calibration_blocks(cal) -> list:
-    out = [Heading("Back-test of the model on this machine")]
-    if not cal:
-        return out + [Para("No calibration in this run: the projections use priors (N/A back-test).", "missing")]
-    pts = cal.get("points") if isinstance(cal, dict) else cal
-    if isinstance(pts, list) and pts:
-        lab = Label("measured", "measured step here")
-        prj = Label("projected", "the calibrated model, on points it was not fitted on")
-        rows = [[Cell(str(first(p, "label", "name", default="?"))), cell(fmt.seconds(first(p, "measured_s", "measured")), lab,
-                 first(p, "measured_s", "measured")), cell(fmt.seconds(first(p, "predicted_s", "predicted")), prj,
-                 first(p, "predicted_s", "predicted")), cell(fmt.signed_pct(first(p, "rel_error", "error")), prj,
-                 first(p, "rel_error", "error")), Cell("fit" if p.get("fitted") else "held out")] for p in pts if isinstance(p, dict)]
-        out.append(Table([Column("point"), Column("measured"), Column("model"), Column("error"), Column("role")], rows))
-    if isinstance(cal, dict):
-        extra = [(k, fmt.text(v)) for k, v in cal.items() if k != "points" and not isinstance(v, (list, dict))]
-        if extra:
-            out.append(kv_table(extra, caption="Calibration summary as stored."))
-    return out
-
-
 def build(data: ReportData) -> Section:
     sec = Section("projections", "Projections and their error bands")
     plan = data.plan or {}
     rec = plan.get("recommendation")
     if not isinstance(rec, dict):
         sec.missing("No projection in this run (no purchase plan).")
-        return sec.add(*calibration_blocks(data.calibration))
+        return sec.add(*backtest.blocks(data.calibrations))
     band = plan_band(plan)
     sec.add(Para("Projected numbers come from the model: the workload card, the measured efficiencies where this "
                  f"run calibrated them, and catalogue hardware. {band_text(band).capitalize()}"
@@ -125,7 +105,7 @@ def build(data: ReportData) -> Section:
             option_table(plan.get("alternatives"), band, "Next-best alternatives the planner kept."))
     chart = compute.projected_memory_chart(memory_rows(plan), _capacity_gib(rec), projected(band).basis)
     sec.add(chart or Para("No per-GPU memory in the plan (N/A).", "missing"))
-    sec.add(*calibration_blocks(data.calibration))
+    sec.add(*backtest.blocks(data.calibrations))
     notes = [str(a) for a in plan.get("assumptions") or []]
     if notes:
         sec.add(Heading("Assumptions"), Bullets(notes))
