@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from raxlab.report.doc import Section
 from raxlab.report.model import ReportData
-from raxlab.report.sections import catalogue, fabric, guideline, measured, pareto, projections, reproduce, sensitivity
+from raxlab.report.sections import (card, catalogue, fabric, guideline, measured, pareto, projections, reproduce,
+                                    sensitivity)
 
 BUILDERS = (
     guideline.build,
-    measured.card_section,
+    card.build,
     measured.build,
     projections.build,
     fabric.build,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from raxlab.report import fmt
-from raxlab.report.doc import Cell, Chart, Column, Heading, Para, Table, cell
+from raxlab.report.doc import Cell, Chart, Column, Heading, Label, Para, Table, cell
 from raxlab.report.sections.common import card_label, get, measured
 from raxlab.report.svg import Axis, Plot, stacked_bars
 
@@ -121,27 +121,28 @@ MEM_PARTS = (("weights", ("weights", "weight")), ("gradients", ("grads", "gradie
              ("total (no breakdown in the plan)", ("total_only",)))
 
 
+def _part(mem: dict, keys: tuple) -> float | None:
+    """GiB of one part: the sum of its keys present in `mem` (0 stays 0; absent is None)."""
+    vals = [float(mem[k]) for k in keys if isinstance(mem.get(k), (int, float))]
+    return sum(vals) if vals else None
+
+
 def projected_memory_chart(rows: list[tuple[str, dict]], capacity_gib: float | None, label_basis: str) -> Chart | None:
     """Per-GPU memory of planned candidates: stacked parts (projected), the GPU's memory (catalogue)."""
-    cats, segs = [], {name: [] for name, _ in MEM_PARTS}
-    for name, mem in rows:
-        if not isinstance(mem, dict):
-            continue
-        cats.append(name)
-        for part, keys in MEM_PARTS:
-            segs[part].append(sum(float(mem[k]) for k in keys if isinstance(mem.get(k), (int, float))) or None)
-    if not cats:
+    rows = [(name, mem) for name, mem in rows if isinstance(mem, dict)]
+    if not rows:
         return None
+    parts = [(part, [_part(mem, keys) for _, mem in rows]) for part, keys in MEM_PARTS]
+    parts = [(part, vals) for part, vals in parts if any(vals)]  # parts no candidate has are left out
+    cats = [name for name, _ in rows]
     limit = ("GPU memory (catalogue)", capacity_gib) if capacity_gib else None
-    svg = stacked_bars(cats, [(k, v) for k, v in segs.items() if any(v)], value_fmt=lambda v: f"{v:g}",
-                       axis_label="memory per GPU (GiB)", limit=limit, desc="Projected memory per GPU by part")
-    data = [[Cell(c)] + [cell(fmt.g(segs[k][i]), value=segs[k][i]) for k, _ in MEM_PARTS] for i, c in enumerate(cats)]
-    from raxlab.report.doc import Label
-
+    svg = stacked_bars(cats, parts, value_fmt=lambda v: f"{v:g}", axis_label="memory per GPU (GiB)", limit=limit,
+                       desc="Projected memory per GPU by part")
+    data = [[Cell(c)] + [cell(fmt.g(vals[i]), value=vals[i]) for _, vals in parts] for i, c in enumerate(cats)]
     lab = Label("projected", label_basis)
     return Chart("memory-projected", "Memory per GPU, by part (projected)", svg,
                  "Projected per-GPU memory of the planned layout; the dashed line is the GPU's memory.",
-                 Table([Column("candidate")] + [Column(f"{k} GiB", lab, True) for k, _ in MEM_PARTS], data))
+                 Table([Column("candidate")] + [Column(f"{k} GiB", lab, True) for k, _ in parts], data))
 
 
 def measured_memory_chart(run: dict, card: dict | None) -> Chart | None:
