@@ -163,7 +163,7 @@ class Pipeline:
 
         quick = self.opts.quick
         opts = ComputeOptions(self.opts.workload, self.opts.trust_code, precisions="fp32" if quick else None,
-                              batch_sizes="1,2" if quick else "1,2,4", modes="train" if quick else "train,infer",
+                              batch_sizes="1,2,4", modes="train" if quick else "train,infer",
                               max_seconds=self._budget_s("compute", 150), point_seconds=1.0 if quick else 3.0,
                               store=self.opts.store)
         out = run_compute(opts)
@@ -202,13 +202,58 @@ class Pipeline:
                                     if isinstance(res.transport, dict) else None})
 
     def _do_ddp(self) -> StageResult:
-        return StageResult("skipped", error="the DDP benchmark is not available in this build yet")
+        from raxlab.measure.ddp import run_ddp
+        from raxlab.measure.ddp_options import DdpOptions
+
+        ref = self.opts.workload + ("@proxy" if self.wl.meta_only and self.wl.spec.proxy else "")
+        opts = DdpOptions(ref, self.opts.trust_code, steps=4 if self.opts.quick else 8,
+                          max_seconds=self._budget_s("ddp", 60))
+        res = run_ddp(opts, ranks=2, transport="gloo", store=self.opts.store)
+        return StageResult("ok" if res.status == "complete" else "failed", res.run_id, error=res.error,
+                           summary=_pick(res.to_dict(), ("derived",)))
+
+    def _child(self, stage: str) -> str | None:
+        res = self.stages.get(stage)
+        return res.run_id if res is not None and res.status == "ok" else None
 
     def _do_calibrate(self) -> StageResult:
-        return StageResult("skipped", error="calibration is not available in this build yet")
+        from raxlab.predict.calibrate_run import calibrate_compute_run
+        from raxlab.predict.commfit import calibrate_comm_run
+
+        out, errors = {}, []
+        for stage, fn in (("compute", calibrate_compute_run), ("comm", calibrate_comm_run)):
+            child = self._child(stage)
+            if child is None:
+                continue
+            try:
+                out[stage] = fn(self.store, child)
+            except RaxError as exc:  # e.g. too few batch sizes to hold some out
+                errors.append(f"{stage}: {exc}")
+        if not out:
+            return StageResult("failed" if errors else "skipped", error="; ".join(errors) or "nothing measured to calibrate on")
+        self.store.put_artifact(self.run_id, "calibration", out)
+        held = {k: v.get("held_out") for k, v in out.items()}
+        return StageResult("ok", error="; ".join(errors) or None, summary={"held_out": held})
 
     def _do_plan(self) -> StageResult:
-        return StageResult("skipped", error="the planner is not available in this build yet")
+        from raxlab.catalog import load_catalog
+        from raxlab.plan.entry import plan_workload
+
+        runs = [self.run_id] + [self._child(s) for s in MEASURE_STAGES if self._child(s)]
+        cat = load_catalog(override=self.opts.catalog_override)
+        plan = plan_workload(self.opts.workload, cat, runs=runs, store=self.store, trust_code=self.opts.trust_code)
+        self.store.put_artifact(self.run_id, "plan", plan)
+        rec = plan.get("recommendation") or {}
+        return StageResult("ok", summary={k: rec.get(k) for k in ("accelerator", "nodes", "gpus", "fabric", "rails",
+                                                                   "precision", "time_to_target_s", "capex_usd")})
 
     def _do_report(self) -> StageResult:
-        return StageResult("skipped", error="the report is not available in this build yet")
+        from raxlab.report import write_report
+
+        self._save()  # the report reads the stages record
+        path = write_report(self.store, self.run_id, self.opts.report_format, self.opts.out)
+        return StageResult("ok", summary={"path": str(path), "format": self.opts.report_format})
+
+
+def _pick(d: dict, keys: tuple) -> dict:
+    return {k: d.get(k) for k in keys if k in d}

@@ -38,3 +38,10 @@ def test_unknown_proxy_key_is_named(write_spec):
                       proxy={"model_overrides": {"hidden_size": 64}, "layers": 2})
     with pytest.raises(RaxError, match="proxy.layers: unknown key; allowed: model_overrides"):
         load_workload(str(spec))
+
+
+def test_proxy_suffix_on_the_reference():
+    wl = load_workload("llm-1b-pretrain@proxy")
+    assert wl.name == "llm-1b-pretrain@proxy" and not wl.meta_only
+    with pytest.raises(RaxError, match="no proxy block"):
+        load_workload("tiny-lm@proxy")

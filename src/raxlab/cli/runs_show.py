@@ -46,6 +46,15 @@ def _render(run, samples: bool):
     con.print(t)
     for name, art in run["artifacts"].items():
         con.print(f"artifact [bold]{name}[/bold]: {_short(art, 300)}")
+    view = SUMMARY_VIEWS.get(run["kind"])
+    if view is not None:  # the command's own summary, rebuilt from what was stored
+        import importlib
+
+        mod, fn = view.split(":")
+        getattr(importlib.import_module(mod), fn)(run)
+
+
+SUMMARY_VIEWS = {"abtest": "raxlab.cli.abtest:render_stored", "bench.ddp": "raxlab.cli.bench_ddp:render_stored"}
 
 
 def _short(obj, limit: int = 120) -> str:

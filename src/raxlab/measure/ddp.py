@@ -80,7 +80,8 @@ def prepare(opts: DdpOptions, transport: str, ranks: int):
     transports.require_available(arm, ranks)
     wl = load_workload(opts.workload, trust_code=opts.trust_code)
     if wl.meta_only:
-        raise RaxError(f"workload {wl.name!r} is meta_only (card only); it cannot be trained here",
+        hint = f"; measure its proxy as {opts.workload}@proxy" if wl.spec.proxy is not None else ""
+        raise RaxError(f"workload {wl.name!r} is meta_only (card only); it cannot be trained here{hint}",
                        field="workload")
     opts.batch = opts.batch or wl.spec.micro_batch
     try:
