@@ -95,12 +95,14 @@ class Pipeline:
         self.t0 = time.monotonic()
         self.say(f"rax run {self.run_id}: {self.wl.name}" + (" (resumed)" if self.opts.resume else ""))
         try:
-            for i, name in enumerate(STAGES, 1):
+            for i, name in enumerate(STAGES[:-1], 1):
                 self._stage(i, name)
         except KeyboardInterrupt:
             self._save()
             self.store.finish_run(self.run_id, "interrupted", summary=self._summary())
             raise
+        self.store.finish_run(self.run_id, "complete", summary=self._summary())
+        self._stage(len(STAGES), "report")  # rendered from the finished record (artifacts stay writable)
         self.store.finish_run(self.run_id, "complete", summary=self._summary())
         return self._summary()
 
