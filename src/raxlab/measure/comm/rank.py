@@ -11,7 +11,11 @@ Rendezvous binds where it is told: under `rax` the launcher sets MASTER_ADDR (12
 locally, the namespace address when emulated) and MASTER_PORT=0; rank 0 binds a socket
 there, hands it to the c10d TCPStore (`master_listen_fd`; without it the store listens
 on every interface) and reports the ephemeral port. Under torchrun the standard env://
-init is used, so torchrun's rendezvous options apply unchanged.
+init is used (the workers join the agent's store), so torchrun's options apply unchanged;
+when the agent shares no store (TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1, as `rax launch`
+sets it) rank 0 hosts the process-group store bound to MASTER_ADDR in the same way.
+Under torchrun every node's fingerprint is gathered once (`nodes.gather_nodes`): each
+node's local rank 0 reports {"ev": "joined"} and rank 0 {"ev": "fingerprints"}.
 """
 
 from __future__ import annotations
@@ -96,6 +100,7 @@ class RankContext:
     device: Any  # torch.device
     torchrun: bool
     progress: Progress
+    nodes: list | None = None  # under torchrun: every node's {role, fingerprint}, node rank order
 
     @property
     def is_root(self) -> bool:
@@ -119,7 +124,7 @@ def _env_int(name: str) -> int:
         raise RaxError(f"{name} must be set to an integer (run under `rax` or torchrun)") from exc
 
 
-def _bound_store(rank: int, world: int, timeout: datetime.timedelta):
+def _bound_store(rank: int, world: int, timeout: datetime.timedelta, announce: bool = True):
     import torch.distributed as dist
 
     addr, port = os.environ.get("MASTER_ADDR", "127.0.0.1"), int(os.environ.get("MASTER_PORT", "0"))
@@ -132,7 +137,8 @@ def _bound_store(rank: int, world: int, timeout: datetime.timedelta):
     store = dist.TCPStore(addr, sock.getsockname()[1], world, True, timeout=timeout,
                           wait_for_workers=False, master_listen_fd=sock.fileno(), use_libuv=True)
     _LISTENERS.append(sock)  # the store serves on this fd: keep the socket object (and fd) alive
-    emit({"ev": "port", "port": sock.getsockname()[1]})
+    if announce:
+        emit({"ev": "port", "port": sock.getsockname()[1]})
     return store
 
 
@@ -161,12 +167,27 @@ def init_distributed(backend: str, timeout_s: float) -> RankContext:
         device = torch.device("cuda", local)
         torch.cuda.set_device(device)
         kwargs["device_id"] = device  # eager init: NCCL logs its transport before the first op
-    if torchrun:
+    # torchrun sets TORCHELASTIC_USE_AGENT_STORE=False when its agent shares no store; env://
+    # would then have rank 0 listen on every interface.
+    if torchrun and os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "False":
         dist.init_process_group(backend, init_method="env://", timeout=timeout, **kwargs)
     else:
-        store = _bound_store(rank, world, timeout)
+        store = _bound_store(rank, world, timeout, announce=not torchrun)
         dist.init_process_group(backend, store=store, rank=rank, world_size=world, timeout=timeout, **kwargs)
-    return RankContext(rank, world, local, backend, device, torchrun, Progress(rank))
+    ctx = RankContext(rank, world, local, backend, device, torchrun, Progress(rank))
+    if torchrun:
+        _report_nodes(ctx)
+    return ctx
+
+
+def _report_nodes(ctx: RankContext) -> None:
+    from raxlab.measure.comm.nodes import gather_nodes
+
+    ctx.nodes = gather_nodes(ctx.world_size)
+    if ctx.local_rank == 0:  # this node is in: the launcher's rendezvous deadline is met
+        emit({"ev": "joined", "node_rank": int(os.environ.get("GROUP_RANK", "0"))})
+    if ctx.is_root:
+        emit({"ev": "fingerprints", "items": ctx.nodes})
 
 
 def worker_main(main: Callable[[], None]) -> None:

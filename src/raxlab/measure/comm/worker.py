@@ -52,7 +52,7 @@ def _apply_arm_env(arm: transports.Arm, args) -> str | None:
 
 
 def _fingerprints(ctx: RankContext) -> list[dict]:
-    """Fingerprints of the machines other than rank 0's (multi-node runs)."""
+    """Fingerprints of the machines other than rank 0's (a `rax` launch; torchrun: per node, rank.py)."""
     import torch.distributed as dist
 
     from raxlab.measure.fingerprint import fingerprint
@@ -102,7 +102,9 @@ def run(args) -> None:
 def _measure(ctx: RankContext, arm, opts: SweepOptions, args, log_dir: str | None, sink) -> None:
     from raxlab.measure.comm.bench import run_sweep
 
-    items = _fingerprints(ctx)
+    # Under torchrun, init_distributed gathered one fingerprint per node and reported them on
+    # stdout; only a rank 0 that stores itself (--store) still has to record them.
+    items = ((ctx.nodes if sink is not emit else []) if ctx.torchrun else _fingerprints(ctx)) or []
     if ctx.is_root and items:
         sink({"ev": "fingerprints", "items": items})
     if arm.backend == "gloo" and ctx.is_root:
