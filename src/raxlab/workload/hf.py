@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from raxlab.errors import RaxError, unknown_name
+from raxlab.workload.spec import path_kind
 
 
 def _quiet_transformers() -> None:
@@ -25,13 +26,13 @@ def _quiet_transformers() -> None:
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """The dict in a config.json (or a model folder's config.json)."""
-    if path.is_dir():
+    if path_kind(path, "model") == "dir":
         path = path / "config.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RaxError(f"no Hugging Face config at {path}", field="model") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: bad UTF-8 or JSON, ints past 4300 digits
         raise RaxError(f"cannot read {path} as a JSON config: {exc}", field="model") from exc
     if not isinstance(data, dict) or "model_type" not in data:
         raise RaxError(f"{path} is not a Hugging Face config (no model_type key)", field="model")

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from raxlab.errors import RaxError
-from raxlab.workload.spec import DataSpec
+from raxlab.workload.spec import DataSpec, path_kind
 from raxlab.workload.tokenizer import ByteTokenizer
 
 TEXT_EXTS = {".txt", ".md", ".text", ".rst"}
@@ -36,9 +36,10 @@ TARGET_KEYS = ("targets", "labels", "label", "target", "y")
 
 def data_format(path: Path) -> str:
     """'text' | 'jsonl' | 'images' | 'table' | 'tensors' from the path (folders are image folders)."""
-    if not path.exists():
+    kind = path_kind(path, "data")
+    if kind is None:
         raise RaxError(f"no such file or folder: {path}", field="data")
-    if path.is_dir():
+    if kind == "dir":
         return "images"
     ext = path.suffix.lower()
     for fmt, exts in (("text", TEXT_EXTS), ("jsonl", {".jsonl"}), ("table", TABLE_EXTS), ("tensors", TENSOR_EXTS)):

@@ -209,6 +209,17 @@ class WorkloadSpec(_Strict):
         return p if p.is_absolute() else (Path(self.base_dir) / p).resolve()
 
 
+def path_kind(path: Path, field: str) -> str | None:
+    """'dir', 'file' or None (nothing there). A path the OS cannot look up (a NUL byte, a
+    name over NAME_MAX, no permission) is a RaxError naming the field, not a traceback."""
+    try:
+        return "dir" if path.is_dir() else "file" if path.exists() else None
+    except (OSError, ValueError) as exc:
+        shown = str(path) if len(str(path)) <= 120 else str(path)[:117] + "..."
+        why = getattr(exc, "strerror", None) or str(exc)
+        raise RaxError(f"cannot look up {shown!r}: {why}", field=field) from None
+
+
 def _read_json_config(path: Path) -> dict[str, Any]:
     from raxlab.workload.hf import read_config_file
 
