@@ -16,12 +16,13 @@ class RaxError(Exception):
     def __init__(self, message: str, *, field: str | None = None, hint: str | None = None):
         self.field = field
         self.hint = hint
-        text = " ".join(str(message).split())  # always one line
+        text = str(message)
         if field:
             text = f"{field}: {text}"
         if hint:
-            text = f"{text} ({' '.join(hint.split())})"
-        super().__init__(text)
+            text = f"{text} ({hint})"
+        # always one line: a field or hint can carry a user's key or path with line breaks in it
+        super().__init__(" ".join(text.split()))
 
 
 def closest(name: str, known: list[str] | tuple[str, ...], n: int = 3) -> list[str]:
