@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from raxlab import safe_yaml
 from raxlab.errors import RaxError
 
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8")
@@ -252,8 +253,12 @@ def parse_spec(data: Any, *, base_dir: str | Path = ".", where: str = "spec") ->
     """Validate a mapping as a WorkloadSpec; errors become one-line RaxErrors."""
     if not isinstance(data, dict):
         raise RaxError(f"a workload spec must be a YAML mapping, got {type(data).__name__} [{where}]")
+    bad = [k for k in data if not isinstance(k, str)]
+    if bad:
+        raise RaxError(f"keys must be text, got {bad[0]!r} ({type(bad[0]).__name__}) [{where}]", field="spec")
     if "base_dir" in data:
         raise RaxError("base_dir is set by the loader, not in the file", field="base_dir")
+    safe_yaml.check_size(data, where=where, field="spec")  # before pydantic and JSON walk it recursively
     try:
         return WorkloadSpec(**data, base_dir=str(Path(base_dir).resolve()))
     except ValidationError as exc:
@@ -262,7 +267,6 @@ def parse_spec(data: Any, *, base_dir: str | Path = ".", where: str = "spec") ->
 
 def load_spec_file(path: str | Path) -> WorkloadSpec:
     """Read and validate a YAML spec file; relative paths in it resolve against its folder."""
-    import yaml
 
     p = Path(path).expanduser()
     try:
@@ -271,11 +275,5 @@ def load_spec_file(path: str | Path) -> WorkloadSpec:
         raise RaxError(f"no such spec file: {p}", field="workload") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RaxError(f"cannot read spec file {p}: {exc}", field="workload") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise RaxError(f"malformed YAML in {p}{at}: {problem}", field="workload") from exc
+    data = safe_yaml.load(text, where=str(p), field="workload")
     return parse_spec(data, base_dir=p.resolve().parent, where=str(p))
