@@ -48,6 +48,8 @@ def make_config(fields: dict[str, Any]):
     fields = dict(fields)
     model_type = fields.pop("model_type")
     fields.pop("architectures", None)  # we pick the head from the task, not the checkpoint
+    if not isinstance(model_type, str):  # a YAML/JSON number or list: name it, do not hash it
+        raise RaxError(f"must be a model type name such as llama or gpt2, got {model_type!r}", field="model.model_type")
     if model_type not in CONFIG_MAPPING_NAMES:
         raise unknown_name("Hugging Face model_type", model_type, list(CONFIG_MAPPING_NAMES), field="model.model_type")
     try:

@@ -121,8 +121,8 @@ def _jsonl_docs(path: Path, field: str) -> list[bytes]:
             continue
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise RaxError(f"{path.name} line {no} is not JSON: {exc.msg}", field="data") from None
+        except ValueError as exc:  # JSONDecodeError, or an int past Python's 4300-digit limit
+            raise RaxError(f"{path.name} line {no} is not JSON: {getattr(exc, 'msg', exc)}", field="data") from None
         if not isinstance(obj, dict) or not isinstance(obj.get(field), str):
             keys = ", ".join(obj) if isinstance(obj, dict) else type(obj).__name__
             raise RaxError(f"{path.name} line {no} has no string {field!r} (has: {keys})", field="data.text_field")
