@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -63,3 +64,17 @@ def test_an_empty_run_renders_with_every_section_saying_so(tmp_path):
     html = path.read_text()
     assert path.parent.name == rid and "Nothing was measured in this run" in html
     assert html.count('class="missing"') >= 6
+
+
+def test_report_cli_writes_to_stdout_and_refuses_pdf_there(tmp_path, capsys):
+    from raxlab.cli.main import main
+
+    st = Store(tmp_path / "rax.db")
+    rid = st.new_run("compute", workload="w")
+    st.finish_run(rid)
+    assert main(["report", rid, "--format", "md", "--out", "-", "--store", str(st.path)]) == 0
+    assert capsys.readouterr().out.startswith("# RA:X report: w")
+    assert main(["report", rid, "--format", "pdf", "--out", "-", "--store", str(st.path)]) == 2
+    assert not (tmp_path / "-").exists() and not os.path.exists("-")
+    assert main(["report", rid, "--json", "--store", str(st.path)]) == 0
+    assert json.loads(capsys.readouterr().out)["path"].endswith(f"{rid}/report.html")

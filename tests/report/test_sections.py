@@ -26,7 +26,9 @@ def _sections(store, ref):
 
 def test_a_compute_run_alone_renders_its_sections_and_says_what_is_missing(pipeline):
     secs = _sections(pipeline.store, pipeline.children["compute"])
-    assert "No purchase plan in this run" in _text(secs["guideline"])
+    guide = _text(secs["guideline"])
+    assert "this run has no purchase plan" in guide
+    assert f"rax plan llm-1b-pretrain --run {pipeline.children['compute']}" in guide  # the command that makes one
     keys = {b.key for b in secs["measured"].blocks if isinstance(b, Chart)}
     assert {"compute-step", "compute-throughput", "memory-measured"} <= keys
     assert "Not measured in this run" in _text(secs["fabric"])

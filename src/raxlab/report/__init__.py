@@ -30,13 +30,16 @@ EXT = {"html": "html", "md": "md", "json": "json", "pdf": "pdf"}
 __all__ = ["FORMATS", "ReportData", "collect", "document", "render", "write_report"]
 
 
+def _when(stamp: str | None) -> str:
+    """'2026-11-28T21:17:54.315+00:00' -> '2026-11-28 21:17 UTC' (stored stamps are UTC)."""
+    return f"{stamp[:10]} {stamp[11:16]} UTC" if stamp and len(stamp) >= 16 else "N/A"
+
+
 def _subtitle(data: ReportData) -> str:
     r = data.root
-    stages = f"; stages: {', '.join(data.stages)}" if data.stages else ""
-    kind = "pipeline" if r["kind"] == "run" else r["kind"]
+    kind = "pipeline (rax run)" if r["kind"] == "run" else r["kind"]
     note = f"; note: {r['note']}" if r.get("note") else ""
-    return (f"{kind} run {r['id']}, {r['status']}, started {r['created_at']}"
-            f"{', finished ' + r['finished_at'] if r.get('finished_at') else ''}{stages}{note}")
+    return f"{kind} run {r['id']} ({r['status']}), {_when(r['created_at'])}{note}"
 
 
 def document(data: ReportData) -> Document:

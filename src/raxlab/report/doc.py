@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 LABELS = {
-    "measured": "measured here",
+    "measured": "measured here (on the machine named), or counted from your model (the card)",
     "projected": "projected by the model",
     "catalogue": "catalogue (published source)",
     "estimate": "catalogue estimate (no public source)",

@@ -59,7 +59,7 @@ def busbw_chart(runs: list[dict]) -> Chart | None:
     for run in runs:
         groups = _groups(run)
         for key in _plotted(groups):
-            rows, name = groups[key], f"{key[1]} {key[0]} ({key[2]} ranks, {key[3]})"
+            rows, name = groups[key], f"{key[1]} {key[0]} x{key[2]} {key[3]}"
             xs, ys = [r["size_bytes"] for r in rows], [r["busbw_GBps"] for r in rows]
             plot.points(xs, ys, f"{name}, measured", index=n, tips=[f"{name}: {fmt.nbytes(x)} {y:.4g} GB/s" for x, y in zip(xs, ys)])
             fit = _fit_for(run, key)
@@ -96,6 +96,15 @@ def fit_table(runs: list[dict]) -> Table:
                              "large sizes, α the small-message latency of the whole collective.")
 
 
+def loopback(run: dict) -> bool:
+    """True when every rank talked over 127.0.0.0/8 or `lo` and no link was emulated."""
+    seen = [v for v in (run["artifacts"].get("comm_transport") or {}).values() if isinstance(v, dict)]
+    if (run.get("params") or {}).get("emulate") or not seen:
+        return False
+    return all(v.get("ifname") == "lo" or all(str(a).startswith("127.") for a in v.get("addrs") or ["x"])
+               for v in seen)
+
+
 def transport_lines(run: dict) -> list[str]:
     seen = run["artifacts"].get("comm_transport") or {}
     prm = run.get("params") or {}
@@ -115,6 +124,10 @@ def blocks(runs: list[dict]) -> list:
     out.append(fit_table(runs))
     for run in runs:
         out.append(Para(f"Transport verified for run {run['id']}: " + "; ".join(transport_lines(run)), "note"))
+        if loopback(run):
+            out.append(Para("These collectives ran between processes on one machine over its loopback interface: "
+                            "they measure the communication software stack, not a network. Run `rax bench comm` "
+                            "across two nodes (or `--emulate RATE` as root) to measure a fabric.", "warn"))
         if (run.get("params") or {}).get("emulate"):
             out.append(Para("Emulated links shape the rate only (tc tbf); latency is not emulated.", "note"))
     return out

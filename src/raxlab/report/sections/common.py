@@ -5,7 +5,9 @@ from __future__ import annotations
 from raxlab.report import fmt
 from raxlab.report.doc import Label
 
-NOT_MEASURED = "Not measured in this run."
+def not_measured(why: str = "") -> str:
+    """The one line a section without data prints (never a number it does not have)."""
+    return f"Not measured in this run ({why})." if why else "Not measured in this run."
 
 
 def machine_text(fp: dict | None) -> str:

@@ -8,7 +8,7 @@ from raxlab.report import fmt
 from raxlab.report.doc import Cell, Chart, Column, Heading, Label, Para, Section, Table, cell
 from raxlab.report.model import COMM_KIND, ReportData
 from raxlab.report.sections import comm, distributed
-from raxlab.report.sections.common import band_text, first, get, projected
+from raxlab.report.sections.common import band_text, first, get, not_measured, projected
 from raxlab.report.svg import Axis, Plot
 
 def plan_band(plan: dict | None) -> dict | None:
@@ -110,7 +110,7 @@ def build(data: ReportData) -> Section:
     if comm_runs:
         sec.add(*comm.blocks(comm_runs))
     else:
-        sec.add(Heading("Collectives measured here"), Para("Not measured in this run (no `rax bench comm` run).", "missing"))
+        sec.add(Heading("Collectives measured here"), Para(not_measured("no `rax bench comm` run"), "missing"))
     net = get(data.plan, "verdicts", "network")
     for run in [r for k in distributed.AB_KINDS for r in data.of_kind(k)]:
         sec.add(*distributed.abtest_blocks(run))

@@ -91,13 +91,24 @@ def _status(rec: dict) -> Para:
                 "or widen the catalogue.", "warn")
 
 
+def _no_plan(data: ReportData) -> str:
+    """Why there is no guideline, and the one command that makes it."""
+    stage = data.stage_info.get("plan") or {}
+    why = (f"the plan stage of this run did not run ({stage.get('status')}: {stage.get('error')})"
+           if stage.get("status") not in (None, "ok") else "this run has no purchase plan")
+    wl = (data.workload or "WORKLOAD").removesuffix("@proxy")
+    # the planner reads measurements from bench runs (their points), not from a pipeline record
+    ids = [r["id"] for r in data.runs.values() if r["kind"] in ("compute", "bench.comm", "abtest")] or [data.root["id"]]
+    runs = " ".join(f"--run {i}" for i in ids)
+    return (f"No guideline yet: {why}. This report shows what was measured. Make the plan from these measurements "
+            f"with `rax plan {wl} {runs}`, or run everything with `rax run`.")
+
+
 def build(data: ReportData) -> Section:
     sec = Section("guideline", "Purchase guideline")
     rec = get(data.plan, "recommendation")
     if not isinstance(rec, dict):
-        return sec.missing("No purchase plan in this run, so there is no guideline yet: this report shows what was "
-                           f"measured. Make one with `rax plan {data.workload or 'WORKLOAD'} --run {data.root['id']}`, "
-                           "or run the whole pipeline with `rax run`.")
+        return sec.missing(_no_plan(data))
     verdicts = _verdicts(data.plan)
     shown = {get(data.plan, "verdicts", k, "sentence") for k, _ in VERDICTS}
     # the confidence sentence repeats the Confidence card

@@ -7,8 +7,10 @@ from raxlab.report import fmt
 from raxlab.report.doc import Cell, Column, Heading, Para, Section, Table, cell, kv_table
 from raxlab.report.model import COMM_KIND, PIPELINE_KIND, ReportData
 from raxlab.report.sections import compute, distributed
-from raxlab.report.sections.common import NOT_MEASURED, machine_text, measured
+from raxlab.report.sections.common import machine_text, measured, not_measured
 
+# The order `rax run` runs its stages in (the store keeps artifact keys sorted by name).
+STAGE_ORDER = ("card", "compute", "kernels", "io", "comm", "ddp", "abtest", "calibrate", "plan", "report")
 KNOWN = {"compute", "kernels", "io", COMM_KIND, PIPELINE_KIND, *distributed.DDP_KINDS, *distributed.AB_KINDS}
 
 
@@ -95,10 +97,13 @@ def stages_table(data: ReportData) -> Table | None:
     """What the pipeline ran: each stage's status, time and run (the record `rax run` keeps)."""
     if not data.stage_info:
         return None
+    order = sorted(data.stage_info, key=lambda n: STAGE_ORDER.index(n) if n in STAGE_ORDER else len(STAGE_ORDER))
     rows = [[Cell(name), Cell(str(s.get("status") or "?")), cell(fmt.seconds(s.get("wall_s")), value=s.get("wall_s")),
-             Cell(str(s.get("run_id") or "")), Cell(str(s.get("error") or ""))] for name, s in data.stage_info.items()]
-    return Table([Column("stage"), Column("status"), Column("wall time", measured(data.root, "the stage's own"), True),
-                  Column("run"), Column("note")], rows, "The stages of this `rax run`.")
+             Cell(str(s.get("run_id") or "")), Cell(str(s.get("error") or ""))]
+            for name, s in ((n, data.stage_info[n]) for n in order)]
+    return Table([Column("stage"), Column("status"), Column("wall time", measured(data.root, "wall time of each stage"),
+                                                            True), Column("run"), Column("note")], rows,
+                 "The stages of this `rax run`, in the order they ran.")
 
 
 def build(data: ReportData) -> Section:
@@ -123,18 +128,19 @@ def _add_runs(sec: Section, data: ReportData) -> None:
     if comp:
         sec.add(*compute.blocks(comp))
         if not (data.plan or {}).get("recommendation"):
-            sec.add(compute.measured_memory_chart(comp, data.card))
+            # the card of the model that ran (a proxy's, not the full model's the pipeline plans for)
+            sec.add(compute.measured_memory_chart(comp, comp["artifacts"].get("card") or data.card))
     else:
-        sec.add(Heading("Compute"), Para(f"{NOT_MEASURED} (no `rax bench compute` run).", "missing"))
+        sec.add(Heading("Compute"), Para(not_measured("no `rax bench compute` run"), "missing"))
     kern = data.latest("kernels")
-    sec.add(*(kernels_blocks(kern) if kern else [Heading("Kernel ceilings"), Para(NOT_MEASURED, "missing")]))
+    sec.add(*(kernels_blocks(kern) if kern else [Heading("Kernel ceilings"), Para(not_measured(), "missing")]))
     io = data.latest("io")
-    sec.add(*(io_blocks(io) if io else [Heading("Data loading"), Para(NOT_MEASURED, "missing")]))
+    sec.add(*(io_blocks(io) if io else [Heading("Data loading"), Para(not_measured(), "missing")]))
     ddp = [r for k in distributed.DDP_KINDS for r in data.of_kind(k)]
     for run in ddp:
         sec.add(*distributed.ddp_blocks(run))
     if not ddp:
-        sec.add(Heading("Distributed data-parallel step"), Para(f"{NOT_MEASURED} (no `rax bench ddp` run).", "missing"))
+        sec.add(Heading("Distributed data-parallel step"), Para(not_measured("no `rax bench ddp` run"), "missing"))
     for run in data.runs.values():
         if run["kind"] not in KNOWN:
             sec.add(*generic_blocks(run, f"{data.stage_of(run['id']) or run['kind']} (run {run['id']})"))

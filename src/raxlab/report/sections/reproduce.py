@@ -11,19 +11,27 @@ from raxlab.report.sections.common import host_fp
 
 
 def _q(v) -> str:
-    return shlex.quote(str(v))
+    """A shell-safe argument; lists as comma lists, floats without float noise."""
+    if isinstance(v, (list, tuple)):
+        v = ",".join(_plain(x) for x in v)
+    return shlex.quote(_plain(v))
 
 
-def _join(v) -> str:
-    return ",".join(str(x) for x in v) if isinstance(v, (list, tuple)) else str(v)
+def _plain(v) -> str:
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
+def _wl(run: dict) -> str:
+    """The workload argument: a proxy run was asked for by the workload's own name."""
+    return _q(str(run.get("workload") or "WORKLOAD").removesuffix("@proxy"))
 
 
 def _compute(run: dict, p: dict) -> str:
-    cmd = [f"rax bench compute {_q(run['workload'])}", f"--device {_q(p.get('device', 'auto'))}"]
+    cmd = [f"rax bench compute {_wl(run)}", f"--device {_q(p.get('device', 'auto'))}"]
     for flag, key in (("--precisions", "precisions"), ("--batch-sizes", "batches"), ("--modes", "modes"),
                       ("--point-seconds", "point_seconds"), ("--max-seconds", "max_seconds")):
         if p.get(key) is not None:
-            cmd.append(f"{flag} {_q(_join(p[key]))}")
+            cmd.append(f"{flag} {_q(p[key])}")
     if not (run["artifacts"].get("peaks") or {}).get("measured"):
         cmd.append("--no-gemm-probe")
     return " ".join(cmd)
@@ -34,7 +42,7 @@ def _comm(p: dict) -> str:
     for flag, key in (("--collectives", "collectives"), ("--dtypes", "dtypes"), ("-b", "min_bytes"), ("-e", "max_bytes"),
                       ("-f", "step_factor"), ("--iters", "iters"), ("--warmup", "warmup"), ("--emulate", "emulate")):
         if p.get(key) is not None:
-            cmd.append(f"{flag} {_q(_join(p[key]))}")
+            cmd.append(f"{flag} {_q(p[key])}")
     return " ".join(cmd)
 
 
@@ -44,7 +52,7 @@ def command(run: dict) -> str:
     argv = p.get("argv")
     if isinstance(argv, list) and argv:
         return " ".join(_q(a) for a in argv)
-    kind, wl = run["kind"], run.get("workload")
+    kind = run["kind"]
     if kind == "compute":
         return _compute(run, p)
     if kind == COMM_KIND:
@@ -54,19 +62,34 @@ def command(run: dict) -> str:
         return f"rax bench kernels --device {_q(p.get('device', 'auto'))}{prec} --max-seconds {_q(p.get('max_seconds', 3))}"
     if kind == "io":
         workers = p.get("workers") or [0]
-        return (f"rax bench io {_q(wl)} --batch {_q(p.get('batch', 1))} --max-workers {_q(max(workers))} "
+        return (f"rax bench io {_wl(run)} --batch {_q(p.get('batch', 1))} --max-workers {_q(max(workers))} "
                 f"--seconds {_q(p.get('seconds', 3))}")
     if kind == PIPELINE_KIND:
-        return f"rax run {_q(wl)}" if wl else "rax run"
-    return f"rax {kind.replace('.', ' ')} {_q(wl) if wl else ''}  # parameters: rax runs show {run['id']} --json".strip()
+        return _pipeline(run, p)
+    wl = f" {_wl(run)}" if run.get("workload") else ""
+    return f"rax {kind.replace('.', ' ')}{wl}  # its parameters: rax runs show {run['id']} --json"
+
+
+def _pipeline(run: dict, p: dict) -> str:
+    """`rax run` with the options it was given (raxlab/pipeline.py RunOptions)."""
+    cmd = [f"rax run {_wl(run)}"]
+    cmd += [flag for flag, key in (("--quick", "quick"), ("--no-comm", "no_comm"), ("--trust-code", "trust_code"))
+            if p.get(key)]
+    for flag, key in (("--skip", "skip"), ("--max-minutes", "max_minutes"), ("--catalog-override", "catalog_override")):
+        if p.get(key):
+            cmd.append(f"{flag} {_q(p[key])}")
+    return " ".join(cmd)
 
 
 def build(data: ReportData) -> Section:
     sec = Section("reproduce", "How to reproduce")
     runs = [data.root, *data.children()]
-    lines = [f"# {r['kind']} run {r['id']} ({r['status']}, {r['created_at']})\n{command(r)}" for r in runs]
+    lines = [f"# {'pipeline' if r['kind'] == PIPELINE_KIND else r['kind']} run {r['id']} ({r['status']}, "
+             f"{r['created_at'][:16].replace('T', ' ')} UTC)\n{command(r)}" for r in runs]
     if data.plan is not None:
-        lines.append(f"# the purchase plan\nrax plan {_q(data.workload or 'WORKLOAD')} --run {data.root['id']} --json")
+        ids = [r["id"] for r in runs if r["kind"] in ("compute", COMM_KIND, "abtest")]
+        lines.append(f"# the purchase plan (from the measured runs)\nrax plan {_wl(data.root)} "
+                     + " ".join(f"--run {i}" for i in ids) + " --json")
     lines.append(f"# this report\nrax report {data.root['id']} --format html")
     sec.add(Para("Run these on the same kind of machine (see the fingerprints). Each run's full parameters and "
                  "workload spec are stored with it: `rax runs show RUN --json`."), Code("\n\n".join(lines)))
