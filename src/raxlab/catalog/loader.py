@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from raxlab.catalog import units
 from raxlab.catalog.parts import KINDS, SECTIONS
 from raxlab.catalog.schema import Q, Spec
+from raxlab import safe_yaml
 from raxlab.errors import RaxError, closest
 
 PROVENANCE_KEYS = ("source", "estimate", "as_of")
@@ -52,6 +53,9 @@ def read_document(path: Path, label: str) -> dict[str, list[dict]]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise RaxError(f"cannot read catalogue file: {exc.strerror}", field=label) from None
+    except UnicodeDecodeError as exc:
+        raise RaxError(f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+                       "save it as UTF-8", field=label) from None
     try:
         doc = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
@@ -59,6 +63,10 @@ def read_document(path: Path, label: str) -> dict[str, list[dict]]:
         where = f" at line {mark.line + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise RaxError(f"not valid YAML{where}: {problem}", field=label) from None
+    except (RecursionError, ValueError) as exc:  # pure-Python parser depth; ints past 4300 digits
+        raise RaxError(f"not valid YAML: {'nested too deeply' if isinstance(exc, RecursionError) else exc}",
+                       field=label) from None
+    safe_yaml.check_size(doc, where="the document", field=label)  # YAML aliases can expand 10^9-fold
     if doc is None:
         return {}
     if not isinstance(doc, dict):
