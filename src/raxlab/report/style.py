@@ -12,7 +12,7 @@ h4 { font-size: 14px; margin: 0 0 6px; }
 .subtitle { color: var(--muted); margin: 0 0 12px; }
 .cover { border-bottom: 1px solid var(--line); margin-bottom: 18px; padding-bottom: 10px; }
 .cover-grid { display: grid; grid-template-columns: 1fr 1fr; gap: 18px; }
-.toc ol { margin: 0; padding-left: 20px; columns: 1; }
+.toc ol { margin: 0; padding-left: 20px; columns: 2; column-gap: 16px; font-size: 13px; }
 .toc a { color: var(--accent); text-decoration: none; }
 .small { font-size: 12px; color: var(--muted); margin: 0 0 4px; }
 .legend-labels, .basis { list-style: none; padding: 0; margin: 4px 0; font-size: 12px; color: var(--muted); }
@@ -33,7 +33,7 @@ p.verdict { background: #eef6fc; border-left: 4px solid var(--accent); padding: 
 .facts { display: grid; grid-template-columns: repeat(auto-fill, minmax(240px, 1fr)); gap: 10px; margin: 8px 0 14px; }
 .fact { border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px; background: #fff; }
 .fkey { font-size: 12px; color: var(--muted); font-weight: 600; }
-.fval { font-size: 16px; font-weight: 600; margin-top: 2px; overflow-wrap: break-word; }
+.fval { font-size: 15px; font-weight: 600; margin-top: 2px; overflow-wrap: break-word; }
 .fbasis { font-size: 11px; color: var(--muted); margin-top: 3px; }
 .tablewrap { overflow-x: auto; margin: 8px 0 14px; }
 table { border-collapse: collapse; width: 100%; font-size: 12.5px; }

@@ -10,6 +10,9 @@ from raxlab.report.sections.backtest import held_out_error
 from raxlab.report.sections.common import band_text, get, projected, with_band
 from raxlab.report.sections.fabric import plan_band
 
+# The planner's basis words, for a reader who has not met them.
+BASIS = {"prior": "published priors (not calibrated here)", "calibrated": "calibrated on your measurements",
+         "measured": "your measured fabric"}
 VERDICTS = (("network", "Network"), ("precision", "Precision"), ("accelerator", "Accelerator"), ("scale", "Scale"))
 
 
@@ -33,17 +36,17 @@ def _layout(lay) -> str:
     return ", ".join(f"{k}={lay[k]}" for k in keys if k in lay)
 
 
-def _confidence(data: ReportData, rec: dict, band: dict | None) -> Cell:
-    """The band, the back-test and what the efficiencies rest on; the band's provenance below."""
+def _confidence(data: ReportData, rec: dict, band: dict | None) -> Para:
+    """How sure the projection is: the band, the back-test here and what the speeds rest on."""
     parts = [band_text(band)]
     mae = held_out_error(data.calibration)
     if mae is not None:
         parts.append(f"back-test here: median |error| {fmt.pct(mae)}")
-    parts.append(f"compute efficiency: {rec.get('compute_basis') or 'N/A'}")
+    parts.append(f"compute speed: {BASIS.get(rec.get('compute_basis'), rec.get('compute_basis') or 'N/A')}")
     if rec.get("fabric"):
-        parts.append(f"network: {rec.get('comm_basis') or 'N/A'}")
+        parts.append(f"network: {BASIS.get(rec.get('comm_basis'), rec.get('comm_basis') or 'N/A')}")
     basis = str((band or {}).get("basis") or "").split(" (")[0]  # the full provenance is in the projections section
-    return Cell("; ".join(parts), Label("projected", f"band from {basis}") if basis else None)
+    return Para(f"Confidence: {'; '.join(parts)}" + (f" (band from {basis})." if basis else "."), "note")
 
 
 def facts(data: ReportData, rec: dict) -> Facts:
@@ -67,7 +70,6 @@ def facts(data: ReportData, rec: dict) -> Facts:
         (f"TCO{f' over {years:g} years' if years else ''}", Cell(fmt.usd(rec.get("tco_usd")), cost, fmt.num(rec.get("tco_usd")))),
         (label.replace("USD", "Cost, USD"), Cell(fmt.g(rec.get("cost_per_unit"), 3), cost, fmt.num(rec.get("cost_per_unit")))),
         ("Power (IT, average)", Cell(fmt.g(rec.get("it_power_kw"), 3, "kW"), proj, fmt.num(rec.get("it_power_kw")))),
-        ("Confidence", _confidence(data, rec, band)),
     ])
 
 
@@ -115,7 +117,7 @@ def build(data: ReportData) -> Section:
     said = [str(s) for s in get(data.plan, "guideline", default=[]) or [] if s not in shown
             and not str(s).startswith("Confidence")]
     lead = [Para(said.pop(0))] if said and said[0].startswith("Buy") else []
-    sec.add(*lead, facts(data, rec), _status(rec), *verdicts)
+    sec.add(*lead, facts(data, rec), _confidence(data, rec, plan_band(data.plan)), _status(rec), *verdicts)
     if said:
         sec.add(Bullets(said))
     return sec
