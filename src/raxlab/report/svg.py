@@ -179,7 +179,7 @@ class Plot:
 
     def render(self) -> str:
         leg_rows = math.ceil(len(self.legend) / self.cols)
-        height = self.H + 20 * leg_rows
+        height = self.H + 20 * leg_rows + 8  # room for the last legend row's descenders
         x0, x1, y0, y1 = self.LEFT, self.W - self.RIGHT, self.H - self.BOTTOM, self.TOP
         sx = _Scale(self.x, self._values(0), x0, x1)
         sy = _Scale(self.y, self._values(1), y0, y1)

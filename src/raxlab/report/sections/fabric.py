@@ -65,13 +65,27 @@ def scaling_rows(plan: dict | None) -> list[dict]:
             rows += [r for r in val if isinstance(r, dict)]
         elif isinstance(val, dict):
             rows += [{**r, "fabric": r.get("fabric", f)} for f, lst in val.items() if isinstance(lst, list) for r in lst]
+    keep = _shown_fabrics(net, scale)
     seen, out = set(), []
     for r in rows:
         key = (r.get("fabric"), r.get("gpus"))
-        if r.get("gpus") and fmt.num(r.get("scaling_efficiency")) is not None and key not in seen:
+        shown = keep is None or r.get("fabric") in keep or not r.get("fabric")
+        if shown and r.get("gpus") and fmt.num(r.get("scaling_efficiency")) is not None and key not in seen:
             seen.add(key)
             out.append(r)
     return out
+
+
+def _shown_fabrics(net: dict, scale) -> set | None:
+    """The recommended fabric and each family's best (a dozen lines would hide the answer);
+    None keeps all when the plan names no families."""
+    fams = net.get("by_family") or {}
+    if not fams:
+        return None
+    keep = {v.get("fabric") for v in fams.values() if isinstance(v, dict)} | {net.get("recommended_fabric")}
+    if isinstance(scale, dict):
+        keep |= {get(scale, "design", "fabric")}
+    return keep - {None}
 
 
 def scaling_chart(plan: dict | None, band: dict | None) -> Chart | None:
@@ -100,7 +114,8 @@ def scaling_chart(plan: dict | None, band: dict | None) -> Chart | None:
         data += [[Cell(fab), cell(str(x), value=x), cell(fmt.pct(y), lab, y)] for x, y in zip(xs, ys)]
     plot.hline(1.0, "ideal (linear scaling)")
     return Chart("scaling", "Scaling efficiency vs GPU count, per fabric (projected)", plot.render(),
-                 f"Throughput per GPU relative to one node of the same GPUs; {band_text(band)}.",
+                 "Throughput per GPU relative to one node of the same GPUs: the recommended fabric and the best of "
+                 f"each family (InfiniBand, RoCE, Ethernet); every fabric is in the table above. {band_text(band)}.",
                  Table([Column("fabric"), Column("GPUs"), Column("efficiency", numeric=True)], data))
 
 
