@@ -269,51 +269,63 @@ def _clip(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+BAR, BAR_GAP, BAR_LEFT, BAR_TOP = 22, 12, 230, 10  # bar height, gap, label column, top margin (px)
+
+
 def stacked_bars(categories: list[str], segments: list[tuple[str, list[float | None]]], *,
                  value_fmt: Callable[[float], str], axis_label: str, markers: list[tuple[str, list]] = (),
                  limit: tuple[str, float] | None = None, desc: str = "") -> str:
     """Horizontal stacked bars, one per category; `markers` are per-category ticks (e.g. a
     measured peak), `limit` a vertical line (e.g. the GPU's memory)."""
-    W, left, right, bar, gap = 680, 230, 24, 22, 12
-    top = 10
-    h_plot = len(categories) * (bar + gap)
+    W, h_plot = 680, len(categories) * (BAR + BAR_GAP)
     n_leg = len(segments) + len(markers) + (1 if limit else 0)
-    height = top + h_plot + 44 + 20 * math.ceil(n_leg / LEGEND_COLS)
+    height = BAR_TOP + h_plot + 52 + 20 * math.ceil(n_leg / LEGEND_COLS)
     totals = [sum(v for _, vals in segments if (v := vals[i]) is not None) for i in range(len(categories))]
     extra = [v for _, vals in markers for v in vals if v is not None] + ([limit[1]] if limit else [])
-    scale = _Scale(Axis(axis_label, zero=True), totals + extra, left, W - right)
+    scale = _Scale(Axis(axis_label, zero=True), totals + extra, BAR_LEFT, W - 24)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {height}" width="100%" role="img" '
-           f'{FONT} font-size="12"><desc>{esc(desc)}</desc>']
-    for t in scale.ticks():
-        px = scale(t)
-        out.append(f'<line x1="{_f(px)}" y1="{top}" x2="{_f(px)}" y2="{top + h_plot}" stroke="#eee"/>'
-                   f'<text x="{_f(px)}" y="{top + h_plot + 14}" text-anchor="middle">{esc(value_fmt(t))}</text>')
-    out.append(f'<text x="{(left + W - right) / 2:.0f}" y="{top + h_plot + 32}" text-anchor="middle" '
-               f'font-weight="600">{esc(axis_label)}</text>')
+           f'{FONT} font-size="12"><desc>{esc(desc)}</desc>', *_bar_axis(scale, h_plot, value_fmt, axis_label)]
     for i, cat in enumerate(categories):
-        y = top + i * (bar + gap)
-        out.append(f'<text x="{left - 6}" y="{y + bar / 2 + 4:.0f}" text-anchor="end">{esc(_clip(cat, 34))}</text>')
-        acc = 0.0
-        for j, (name, vals) in enumerate(segments):
-            v = vals[i]
-            if not v:
-                continue
-            x_a, x_b = scale(acc), scale(acc + v)
-            acc += v
-            out.append(f'<rect class="mark" x="{_f(x_a)}" y="{y}" width="{_f(max(x_b - x_a, 0.5))}" height="{bar}" '
-                       f'fill="{PALETTE[j % len(PALETTE)]}"><title>{esc(cat)}: {esc(name)} {esc(value_fmt(v))}</title></rect>')
-        for k, (name, vals) in enumerate(markers):
-            if vals[i] is not None:
-                px = scale(vals[i])
-                out.append(f'<line class="mark" x1="{_f(px)}" y1="{y - 3}" x2="{_f(px)}" y2="{y + bar + 3}" stroke="#000" '
-                           f'stroke-width="3"><title>{esc(cat)}: {esc(name)} {esc(value_fmt(vals[i]))}</title></line>')
+        out += _bar_row(scale, BAR_TOP + i * (BAR + BAR_GAP), cat, [(n, v[i]) for n, v in segments],
+                        [(n, v[i]) for n, v in markers], value_fmt)
     if limit:
         px = scale(limit[1])
-        out.append(f'<line x1="{_f(px)}" y1="{top - 4}" x2="{_f(px)}" y2="{top + h_plot}" stroke="#D55E00" '
+        out.append(f'<line x1="{_f(px)}" y1="{BAR_TOP - 4}" x2="{_f(px)}" y2="{BAR_TOP + h_plot}" stroke="#D55E00" '
                    f'stroke-dasharray="6 4" stroke-width="2"/>')
-    out += _bar_legend(segments, markers, limit, top + h_plot + 50, left)
+    out += _bar_legend(segments, markers, limit, BAR_TOP + h_plot + 50, BAR_LEFT)
     out.append("</svg>")
     return "\n".join(out)
+
+
+def _bar_axis(scale: _Scale, h_plot: float, value_fmt, axis_label: str) -> list[str]:
+    out = []
+    for t in scale.ticks():
+        px = scale(t)
+        out.append(f'<line x1="{_f(px)}" y1="{BAR_TOP}" x2="{_f(px)}" y2="{BAR_TOP + h_plot}" stroke="#eee"/>'
+                   f'<text x="{_f(px)}" y="{BAR_TOP + h_plot + 14}" text-anchor="middle">{esc(value_fmt(t))}</text>')
+    out.append(f'<text x="{(scale.a + scale.b) / 2:.0f}" y="{BAR_TOP + h_plot + 32}" text-anchor="middle" '
+               f'font-weight="600">{esc(axis_label)}</text>')
+    return out
+
+
+def _bar_row(scale: _Scale, y: float, cat: str, parts: list[tuple[str, float | None]],
+             ticks: list[tuple[str, float | None]], value_fmt) -> list[str]:
+    """One category: its label, its parts stacked left to right, its marker ticks."""
+    out = [f'<text x="{BAR_LEFT - 6}" y="{y + BAR / 2 + 4:.0f}" text-anchor="end">{esc(_clip(cat, 34))}</text>']
+    acc = 0.0
+    for j, (name, v) in enumerate(parts):
+        if not v:
+            continue
+        x_a, x_b = scale(acc), scale(acc + v)
+        acc += v
+        out.append(f'<rect class="mark" x="{_f(x_a)}" y="{y}" width="{_f(max(x_b - x_a, 0.5))}" height="{BAR}" '
+                   f'fill="{PALETTE[j % len(PALETTE)]}"><title>{esc(cat)}: {esc(name)} {esc(value_fmt(v))}</title></rect>')
+    for name, v in ticks:
+        if v is not None:
+            px = scale(v)
+            out.append(f'<line class="mark" x1="{_f(px)}" y1="{y - 3}" x2="{_f(px)}" y2="{y + BAR + 3}" stroke="#000" '
+                       f'stroke-width="3"><title>{esc(cat)}: {esc(name)} {esc(value_fmt(v))}</title></line>')
+    return out
 
 
 def _bar_legend(segments, markers, limit, y0: float, left: int) -> list[str]:
