@@ -16,6 +16,8 @@
    measured by `rax bench ddp tiny-lm --emulate 2gbit --batch 2`. Shown beside it: the 1 gbit
    in-sample check, the 1-rank step as compute, and the 2 gbit run's own no_sync step plus the
    predicted communication (a test of the communication model alone, free of drift between runs).
+   Two runs per rate, 1 and 2 gbit interleaved, samples pooled: on a shared host the load drifts
+   by tens of per cent between runs a minute apart.
 
 Everything is stored in a temporary results database; rows say why a part was skipped.
 """
@@ -38,6 +40,16 @@ WORKLOADS = ("tiny-lm", "small-cnn")
 # 1 gbit) is a sizeable share of the step and the back-test can see it.
 DDP_BATCH = 2
 REPEATS = 3  # compute sweeps per workload, pooled point by point (`rax calibrate RUN RUN RUN`)
+REPEATS_DDP = 2  # DDP runs per link rate, interleaved, samples pooled
+
+
+class _Pooled:
+    """Several DDP runs of one configuration as one: samples pooled per step kind."""
+
+    def __init__(self, runs):
+        self.run_id = "+".join(r.run_id for r in runs)
+        self.setup = runs[0].setup
+        self.samples = {k: [x for r in runs for x in r.samples.get(k) or []] for k in runs[0].samples}
 
 
 def _rax(*args: str) -> dict:
@@ -53,6 +65,7 @@ def _compute_rows(db: str) -> list[dict]:
     from raxlab.predict.calibrate_run import calibrate_compute_run
     from raxlab.store import Store
 
+    _rax("bench", "kernels", "--precisions", "fp32", "--max-seconds", "1", "--store", db)  # STREAM: the bandwidth basis
     runs: dict[str, list[str]] = {wl: [] for wl in WORKLOADS}
     for _ in range(REPEATS):  # workloads interleaved, so a stretch of interference hits all alike
         for wl in WORKLOADS:
@@ -85,9 +98,13 @@ def _ddp_rows(db: str) -> list[dict]:
         return [{"case": "DDP over emulated links", "note": f"skipped: rax bench ddp not available ({exc})"}]
     try:
         fit = _fit_1gbit(db)
-        opts = dict(batch=DDP_BATCH, steps=40, max_seconds=120)
-        one = run_ddp(DdpOptions("tiny-lm", **opts).validate(), ranks=2, emulate="1gbit", store=db)
-        two = run_ddp(DdpOptions("tiny-lm", **opts).validate(), ranks=2, emulate="2gbit", store=db)
+        opts = dict(batch=DDP_BATCH, steps=30, max_seconds=90)
+        runs: dict[str, list] = {"1gbit": [], "2gbit": []}
+        for _ in range(REPEATS_DDP):  # 1 and 2 gbit interleaved: drift between runs hits both
+            for rate in runs:
+                runs[rate].append(run_ddp(DdpOptions("tiny-lm", **opts).validate(), ranks=2, emulate=rate,
+                                          store=db))
+        one, two = _Pooled(runs["1gbit"]), _Pooled(runs["2gbit"])
     except Exception as exc:  # the DDP benchmark is another module's: report, keep the compute rows
         return [{"case": "DDP over emulated links", "note": f"failed: {type(exc).__name__}: {exc}"}]
     return [_ddp_row(fit, one, one, 1, "nosync_s", "in-sample: 1 gbit step from 1 gbit inputs"),

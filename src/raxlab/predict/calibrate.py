@@ -68,8 +68,10 @@ def model_time(p: MeasuredPoint, peaks: dict, mem_bw: float, mm: dict, attn: flo
 
 
 def fit(points: list[MeasuredPoint], peaks: dict, mem_bw: float, prior: Efficiency,
-        prior_overhead_s: float = 1e-4) -> Calibration:
-    """Fit efficiencies and overhead to `points` (peaks: dtype → FLOP/s; mem_bw: datasheet B/s)."""
+        prior_overhead_s: float = 1e-4, max_eff: float = 1.0) -> Calibration:
+    """Fit efficiencies and overhead to `points` (peaks: dtype → FLOP/s; mem_bw: datasheet B/s).
+    `max_eff` > 1 when the basis is itself a measurement (a CPU's probed GEMM peak and STREAM
+    rate, taken under other load than the steps) rather than a datasheet limit."""
     from scipy.optimize import least_squares
 
     if not points:
@@ -88,7 +90,7 @@ def fit(points: list[MeasuredPoint], peaks: dict, mem_bw: float, prior: Efficien
         return np.concatenate([r, (x - x0) / sigma])
 
     lo = np.log([0.01] * (len(precs) + 3) + [1e-7])
-    hi = np.log([1.0] * (len(precs) + 3) + [10.0])
+    hi = np.log([max_eff] * (len(precs) + 3) + [10.0])
     start = x0.copy()
     start[-1] = np.log(0.05 * min(p.step_time_s for p in points))  # overhead: start inside the data's scale
     sol = least_squares(resid, np.clip(start, lo + 1e-9, hi - 1e-9), bounds=(lo, hi), x_scale="jac")
