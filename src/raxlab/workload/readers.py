@@ -121,7 +121,7 @@ def _jsonl_docs(path: Path, field: str) -> list[bytes]:
             continue
         try:
             obj = json.loads(line)
-        except ValueError as exc:  # JSONDecodeError, or an int past Python's 4300-digit limit
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, ints past 4300 digits, deep nesting
             raise RaxError(f"{path.name} line {no} is not JSON: {getattr(exc, 'msg', exc)}", field="data") from None
         if not isinstance(obj, dict) or not isinstance(obj.get(field), str):
             keys = ", ".join(obj) if isinstance(obj, dict) else type(obj).__name__
@@ -149,6 +149,9 @@ def _read_table(path: Path):
         raise RaxError(f"cannot read {path.name} as a table: {str(exc).splitlines()[0]}", field="data") from exc
     if table.num_rows == 0:
         raise RaxError(f"{path.name} has no rows", field="data")
+    twice = sorted({c for c in table.column_names if table.column_names.count(c) > 1})
+    if twice:  # pyarrow cannot select a column by an ambiguous name
+        raise RaxError(f"{path.name} has more than one column named {', '.join(map(repr, twice))}", field="data")
     return table
 
 
@@ -172,6 +175,9 @@ class TableReader:
             raise RaxError(f"{path.name} needs a target column (set data.target); columns: {', '.join(cols)}",
                            field="data.target")
         features = data.features or [c for c in cols if c != target]
+        if not features:
+            raise RaxError(f"{path.name} has only the target column {target!r}; need feature columns too",
+                           field="data.features")
         missing = [c for c in features if c not in cols]
         if missing:
             raise RaxError(f"{path.name} has no column(s) {', '.join(missing)}; columns: {', '.join(cols)}",
