@@ -216,7 +216,7 @@ def _numeric(table, col: str, path: Path, allow_int: bool = False) -> np.ndarray
 def _load_tensors(path: Path, data: DataSpec) -> tuple[np.ndarray, np.ndarray | None, str]:
     """(inputs, targets or None, input key) from .npy (one array) or .safetensors (named arrays)."""
     if path.suffix.lower() == ".npy":
-        return _load_npy(path), None, path.name
+        return _rows(_load_npy(path), path, path.name), None, path.name
     arrays = _load_safetensors(path)
     in_key = data.inputs or (next(iter(arrays)) if len(arrays) == 1 else
                              next((k for k in INPUT_KEYS if k in arrays), None))
@@ -226,7 +226,19 @@ def _load_tensors(path: Path, data: DataSpec) -> tuple[np.ndarray, np.ndarray | 
     tg_key = data.target or next((k for k in TARGET_KEYS if k in arrays and k != in_key), None)
     if data.target and data.target not in arrays:
         raise RaxError(f"{path.name} has no tensor {data.target!r}; has: {', '.join(arrays)}", field="data.target")
-    return arrays[in_key], (arrays[tg_key] if tg_key else None), in_key
+    targets = _rows(arrays[tg_key], path, tg_key) if tg_key else None
+    return _rows(arrays[in_key], path, in_key), targets, in_key
+
+
+def _rows(arr: np.ndarray, path: Path, key: str) -> np.ndarray:
+    """An array of samples along axis 0 holding numbers torch can take (no text, dates or complex)."""
+    if arr.dtype.kind not in "biuf":
+        raise RaxError(f"{key!r} in {path.name} holds {arr.dtype} values; samples must be numbers"
+                       " (bool, int, uint or float)", field="data")
+    if arr.ndim == 0 or arr.size == 0:
+        raise RaxError(f"{key!r} in {path.name} has shape {arr.shape}; need one or more samples along"
+                       " the first axis", field="data")
+    return arr
 
 
 def _load_npy(path: Path) -> np.ndarray:
@@ -263,10 +275,13 @@ class TensorReader:
         x, y, key = _load_tensors(path, data)
         if y is not None and len(y) != len(x):
             raise RaxError(f"{path.name}: {len(x)} inputs but {len(y)} targets", field="data.target")
+        # The batch contract: float32 inputs (autocast picks the precision), int64 class labels.
         self.inputs = torch.from_numpy(np.ascontiguousarray(x))
         self.targets = None if y is None else torch.from_numpy(np.ascontiguousarray(y))
-        if not self.inputs.is_floating_point() and kind != "lm":
+        if kind != "lm":
             self.inputs = self.inputs.float()
+        if self.targets is not None:
+            self.targets = self.targets.float() if self.targets.is_floating_point() else self.targets.long()
         self.keys = {"tabular": ("features", "targets"), "vision": ("pixel_values", "labels")}.get(
             kind, ("inputs", "targets"))
         self.n, self.bytes_on_disk, self.load_s = len(x), _size(path), time.perf_counter() - t0
@@ -277,6 +292,13 @@ class TensorReader:
         if self.targets is not None:
             out[self.keys[1]] = self.targets[i]
         return out
+
+    def check_image(self, in_channels: int | None) -> None:
+        """Vision rows must be images [C, H, W] with the model's channel count."""
+        shape = tuple(self.inputs.shape[1:])
+        if len(shape) != 3 or (in_channels is not None and shape[0] != in_channels):
+            want = f"[{in_channels or 'C'}, H, W]"
+            raise RaxError(f"{self.where} rows have shape {list(shape)}; the model takes images {want}", field="data")
 
     def check_features(self, in_features: int | None) -> None:
         got = self.inputs.shape[-1] if self.inputs.dim() > 1 else 1

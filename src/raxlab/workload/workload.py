@@ -160,6 +160,8 @@ class Workload:
             r = TensorReader(path, data, self.kind)
             if self.kind == "tabular":
                 r.check_features(exp.get("in_features"))
+            elif self.kind == "vision":
+                r.check_image(exp.get("in_channels"))
         else:
             raise RaxError(f"a {self.kind} workload cannot read a {fmt} sample ({path.name})", field="data")
         return r
