@@ -89,6 +89,9 @@ class TokenReader:
         return {"input_ids": ids, "labels": ids.clone()}
 
     def check_vocab(self, vocab: int | None) -> None:
+        low = int(self.tokens.min())
+        if low < 0:
+            raise RaxError(f"{self.where} has a negative token id ({low})", field="data")
         top = int(self.tokens.max())
         if vocab is not None and top >= vocab:
             raise RaxError(f"{self.where} has token id {top}, but the model's vocab_size is {vocab}"

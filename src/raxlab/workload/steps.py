@@ -73,9 +73,13 @@ def objective(out: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
     if y is None:
         return out.float().pow(2).mean()
     if not y.is_floating_point() and out.dim() >= 2 and out.shape[0] == y.shape[0]:
-        if y.device.type != "meta" and int(y.max()) >= out.shape[-1]:
-            raise RaxError(f"label {int(y.max())} but the model has {out.shape[-1]} outputs", field="data")
-        return F.cross_entropy(out.float(), y)
+        if y.dim() != 1:
+            raise RaxError(f"integer targets must be one class label per sample, got shape {tuple(y.shape)}",
+                           field="data")
+        if y.device.type != "meta" and (int(y.max()) >= out.shape[-1] or int(y.min()) < 0):
+            bad = int(y.max()) if int(y.max()) >= out.shape[-1] else int(y.min())
+            raise RaxError(f"label {bad} but the model has classes 0..{out.shape[-1] - 1}", field="data")
+        return F.cross_entropy(out.float(), y.long())
     if out.numel() != y.numel():
         raise RaxError(f"model output {tuple(out.shape)} does not match targets {tuple(y.shape)}", field="data")
     return F.mse_loss(out.float().reshape(y.shape), y.float())
