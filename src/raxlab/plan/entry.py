@@ -47,6 +47,29 @@ def _card(wl, measured):
     return build_card(wl)
 
 
+def with_candidates(options: PlanOptions, spec, cat) -> PlanOptions:
+    """The spec's `candidates` block fills what the command line left open (flags win)."""
+    import dataclasses
+
+    from raxlab.errors import unknown_name
+
+    cand = spec.candidates
+    if cand is None:
+        return options
+    space, changes = options.space, {}
+    for kind, field in (("accelerator", "accelerators"), ("server", "servers"), ("fabric", "fabrics")):
+        wanted = getattr(cand, field)
+        if wanted is None or getattr(space, field) is not None:
+            continue
+        for name in wanted:
+            if name not in cat.names(kind):
+                raise unknown_name(kind, name, cat.names(kind), field=f"candidates.{field}")
+        changes[field] = tuple(wanted)
+    if cand.max_nodes is not None and space.max_nodes == type(space)().max_nodes:
+        changes["max_nodes"] = cand.max_nodes
+    return dataclasses.replace(options, space=dataclasses.replace(space, **changes))
+
+
 def plan_workload(ref: str, cat, *, runs=(), store=None, targets: list[str] | None = None,
                   measured_fabric: str | None = None, measured_rails: int | None = None,
                   options: PlanOptions | None = None, trust_code: bool = False) -> dict:
@@ -59,7 +82,8 @@ def plan_workload(ref: str, cat, *, runs=(), store=None, targets: list[str] | No
     wl = load_workload(ref, trust_code=trust_code)
     spec = with_targets(wl.spec, targets)
     objective_from_spec(spec, wl.tokens_per_sample)  # bad targets and names fail before the card is traced
-    check_options(cat, (options or PlanOptions()).space)
+    options = with_candidates(options or PlanOptions(), spec, cat)
+    check_options(cat, options.space)
     db = None
     if runs:
         from raxlab.store import Store
@@ -67,4 +91,11 @@ def plan_workload(ref: str, cat, *, runs=(), store=None, targets: list[str] | No
         db = store if hasattr(store, "get_run") else Store(store)
     measured = load_measured(db, runs, cat, wl.name, fabric=measured_fabric, rails=measured_rails)
     card = _card(wl, measured)  # a compute run calibrates with the card it stored alongside its points
-    return make_plan(spec, card, cat, workload_ref=ref, measured=measured, options=options)
+    plan = make_plan(spec, card, cat, workload_ref=ref, measured=measured, options=options)
+    if spec.candidates is not None:
+        c = spec.candidates
+        limits = "; ".join(f"{k}: {', '.join(v)}" for k, v in
+                           (("accelerators", c.accelerators), ("servers", c.servers), ("fabrics", c.fabrics)) if v)
+        plan.setdefault("assumptions", []).append(
+            f"candidates limited by the workload spec ({limits or 'node count'})" + (f": {c.reason}" if c.reason else ""))
+    return plan

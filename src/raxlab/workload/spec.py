@@ -140,6 +140,16 @@ class ProxySpec(_Strict):
     note: str | None = None
 
 
+class CandidatesSpec(_Strict):
+    """Limits on what the planner may propose (e.g. a CUDA-only software stack), with the reason."""
+
+    accelerators: list[str] | None = Field(None, min_length=1, description="catalogue accelerator names")
+    servers: list[str] | None = Field(None, min_length=1, description="catalogue server names")
+    fabrics: list[str] | None = Field(None, min_length=1, description="catalogue fabric names")
+    max_nodes: int | None = Field(None, gt=0)
+    reason: str | None = Field(None, description="why the choice is limited, shown in the plan")
+
+
 class WorkloadSpec(_Strict):
     """A workload: model + data sample + task + shapes + targets. See the module docstring."""
 
@@ -158,6 +168,7 @@ class WorkloadSpec(_Strict):
     precisions: list[Literal["fp32", "tf32", "bf16", "fp16", "fp8"]] = Field(
         default_factory=lambda: ["fp32", "bf16"], min_length=1)
     targets: Targets = Field(default_factory=Targets)
+    candidates: CandidatesSpec | None = Field(None, description="limits on the hardware the planner may propose")
     meta_only: bool = False
     proxy: ProxySpec | None = Field(None, description="runnable stand-in measured in place of a meta-only model")
     trust_code: bool = False
@@ -242,7 +253,7 @@ def _format_validation(exc: ValidationError, where: str) -> RaxError:
 def _allowed_keys(loc: tuple) -> list[str]:
     model: type[BaseModel] = WorkloadSpec
     for part in loc[:-1]:
-        sub = {"targets": Targets, "data": DataSpec, "proxy": ProxySpec}.get(str(part))
+        sub = {"targets": Targets, "data": DataSpec, "proxy": ProxySpec, "candidates": CandidatesSpec}.get(str(part))
         if sub is None:
             return []
         model = sub
