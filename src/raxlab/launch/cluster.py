@@ -114,7 +114,8 @@ def transport_env(job: Job, ifname: str | None) -> dict[str, str]:
 def node_env(job: Job, binding: Binding) -> dict[str, str]:
     from raxlab.measure.comm.nodes import NODE_ADDR_ENV
 
-    return {**transport_env(job, binding.ifname), **BIND_ENV, NODE_ADDR_ENV: binding.address}
+    extra = job.extra.get("env") or {}  # e.g. NCCL_ALGO=Ring for a 2-node fabric measurement
+    return {**transport_env(job, binding.ifname), **extra, **BIND_ENV, NODE_ADDR_ENV: binding.address}
 
 
 def node_command(spec: ClusterSpec, job: Job, binding: Binding, rdzv_addr: str) -> tuple[dict, list[str]]:

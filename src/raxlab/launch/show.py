@@ -69,6 +69,7 @@ def write_slurm(spec: ClusterSpec, job: Job, args, store: str | None) -> dict:
 
     store = os.path.abspath(store or os.environ.get("RAX_STORE") or str(default_path()))
     out_dir = os.path.dirname(os.path.abspath(args.out)) if args.out else os.getcwd()
+    os.makedirs(out_dir, exist_ok=True)  # Slurm fails a job whose --output directory is missing
     opts = SlurmOptions(args.partition, args.time, args.gpus_per_node, args.account, out_dir, _env_bin())
     text = sbatch_script(spec, job, opts, store)
     bash_check(text)

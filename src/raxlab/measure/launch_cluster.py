@@ -36,7 +36,7 @@ from raxlab.netemu.cleanup import terminate_as_interrupt
 from raxlab.store import Store
 
 IMPORT_GRACE_S = 90.0  # torchrun and the workers import torch before and after the rendezvous
-STORE_LINGER_S = 3.0  # the other agents close the rendezvous round through this store
+STORE_LINGER_S = 2.0  # the other agents close the rendezvous round through this store
 
 
 @dataclass
