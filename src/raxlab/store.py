@@ -115,6 +115,8 @@ class Store:
             )
         for version in range(current + 1, SCHEMA_VERSION + 1):
             with self._tx():
+                if self.schema_version() >= version:
+                    continue  # another process opening the same store migrated it meanwhile
                 for stmt in MIGRATIONS[version - 1]:
                     self.db.execute(stmt)
                 self.db.execute(
