@@ -3,7 +3,12 @@
 One database per user (default `$XDG_DATA_HOME/raxlab/rax.db`, overridable with
 `--store` or `RAX_STORE`). WAL journal and one transaction per point, so a crash or
 `kill -9` keeps every committed point and leaves a consistent file. Schema changes are
-numbered migrations recorded in `meta.schema_version`.
+numbered migrations recorded in `meta.schema_version`, applied inside the write lock so
+several processes may open an old store at once.
+
+Each run records its writer (pid, host, process start; schema 2): a run still 'running'
+whose writer process is gone from this host was killed before it could say so, and run
+rows say `stale: true` (`rax runs list` shows it).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import json
 import math
 import os
 import secrets
+import socket
 import sqlite3
 from pathlib import Path
 from typing import Any, Iterable
@@ -38,6 +44,11 @@ MIGRATIONS: list[list[str]] = [
         """CREATE TABLE artifacts (
             run_id TEXT NOT NULL REFERENCES runs(id), name TEXT NOT NULL,
             json TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (run_id, name))""",
+    ],
+    [  # 2: the process writing a run, so a 'running' run whose writer died (kill -9, OOM, reboot) shows stale
+        "ALTER TABLE runs ADD COLUMN writer_pid INTEGER",
+        "ALTER TABLE runs ADD COLUMN writer_host TEXT",
+        "ALTER TABLE runs ADD COLUMN writer_start TEXT",  # boot id + start tick: a reused pid is not the writer
     ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -78,6 +89,33 @@ def _clean(obj: Any) -> Any:
 
 def _loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
+
+
+def process_start(pid: int) -> str | None:
+    """'<boot id>:<start tick>' of a process (Linux), None where /proc cannot tell."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return f"{boot}:{stat.rsplit(')', 1)[1].split()[19]}"  # field 22, starttime (proc(5))
+    except (OSError, IndexError):
+        return None
+
+
+def _writer() -> tuple[int, str, str | None]:
+    return os.getpid(), socket.gethostname(), process_start(os.getpid())
+
+
+def writer_gone(pid: int | None, host: str | None, start: str | None) -> bool:
+    """True when the run's writer ran on this host and that process no longer exists."""
+    if pid is None or host != socket.gethostname():
+        return False  # written before schema 2, or on another machine: cannot tell
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # alive, another user's
+    return start is not None and process_start(pid) not in (None, start)
 
 
 def new_run_id() -> str:
@@ -135,9 +173,9 @@ class Store:
         run_id = run_id or new_run_id()
         with self._tx():
             self.db.execute(
-                "INSERT INTO runs(id, kind, created_at, status, workload, spec_json, params_json, note)"
-                " VALUES (?,?,?,?,?,?,?,?)",
-                (run_id, kind, _now(), "running", workload, _dumps(spec), _dumps(params), note),
+                "INSERT INTO runs(id, kind, created_at, status, workload, spec_json, params_json, note,"
+                " writer_pid, writer_host, writer_start) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (run_id, kind, _now(), "running", workload, _dumps(spec), _dumps(params), note, *_writer()),
             )
         return run_id
 
@@ -187,7 +225,8 @@ class Store:
     def reopen_run(self, run_id: str) -> None:
         """Mark an interrupted run as running again (resume)."""
         with self._tx():
-            self.db.execute("UPDATE runs SET status='running', finished_at=NULL WHERE id=?", (run_id,))
+            self.db.execute("UPDATE runs SET status='running', finished_at=NULL, writer_pid=?, writer_host=?,"
+                            " writer_start=? WHERE id=?", (*_writer(), run_id))
 
     def _require_open(self, run_id: str) -> None:
         row = self.db.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
@@ -266,11 +305,15 @@ class Store:
 
     @staticmethod
     def _run_row(r: sqlite3.Row) -> dict:
+        writer = {"pid": r["writer_pid"], "host": r["writer_host"]}
         return {
             "id": r["id"], "kind": r["kind"], "created_at": r["created_at"],
             "finished_at": r["finished_at"], "status": r["status"], "workload": r["workload"],
             "spec": _loads(r["spec_json"]), "params": _loads(r["params_json"]),
             "summary": _loads(r["summary_json"]), "note": r["note"], "n_points": r["n_points"],
+            "writer": writer,
+            # 'running' but its process is gone: killed (-9, OOM, power) before it could say so
+            "stale": r["status"] == "running" and writer_gone(r["writer_pid"], r["writer_host"], r["writer_start"]),
         }
 
 

@@ -29,6 +29,7 @@ def _render(runs):
     for col in ("id", "kind", "workload", "status", "points", "created (UTC)"):
         t.add_column(col)
     for r in runs:
-        t.add_row(r["id"], r["kind"], r["workload"] or "-", r["status"], str(r["n_points"]),
+        status = f"stale (pid {r['writer']['pid']} gone)" if r.get("stale") else r["status"]
+        t.add_row(r["id"], r["kind"], r["workload"] or "-", status, str(r["n_points"]),
                   r["created_at"][:19].replace("T", " "))
     console().print(t if runs else "no runs stored yet")
