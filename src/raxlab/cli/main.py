@@ -15,6 +15,7 @@ import sys
 
 from raxlab import __version__
 from raxlab.errors import RaxError
+from raxlab.netemu.cleanup import terminate_as_interrupt
 
 GROUP_HELP = {
     "bench": "measure this machine: compute, kernels, io, comm, ddp",
@@ -70,7 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         (getattr(args, "_group_parser", None) or parser).print_help()
         return 2
     try:
-        return int(run(args) or 0)
+        # SIGTERM/SIGHUP (a scheduler, a closed terminal) unwind like Ctrl-C in every command, so
+        # runs are marked interrupted and children cleaned up instead of Python ending on the spot.
+        with terminate_as_interrupt():
+            return int(run(args) or 0)
     except RaxError as exc:
         if getattr(args, "debug", False):
             raise
