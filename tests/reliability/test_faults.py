@@ -190,3 +190,53 @@ def test_full_disk_under_the_store_keeps_every_committed_point(tiny_disk):
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     stored = con.execute("SELECT COUNT(*) FROM points WHERE status='ok'").fetchone()[0]
     assert stored >= len(printed) >= 1  # every row shown to the user was committed first
+
+
+def _lines(proc) -> list[str]:
+    """stdout lines as they come (a reader thread), so a test can wait for a stage."""
+    import threading
+
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
+    return lines
+
+
+PIPE = ["run", "small-cnn", "--quick", "--skip", "io,comm,ddp,calibrate,plan,report"]
+
+
+def _pipeline_after(db, proc) -> tuple[dict, dict]:
+    st = Store(db)
+    top = st.get_run(st.list_runs(kind="run")[0]["id"])
+    children = {r["kind"]: r for r in st.list_runs() if r["kind"] != "run"}
+    return top, children
+
+
+def test_rax_run_sigint_mid_measurement_keeps_the_stages_done(tmp_path):
+    db = tmp_path / "p.db"
+    proc = rax(*PIPE, "--store", db)
+    out = _lines(proc)
+    wait_until(lambda: stored_points(db) >= 1, 180, proc)  # the compute stage stored a point
+    took, _, err = signal_and_time(proc, signal.SIGINT)
+    record("rax run, SIGINT during the compute stage", took)
+    assert proc.returncode == 130 and took < 15, err
+    _one_line(err, "interrupted")
+    assert wait_no_marked(proc, 5) < 5
+    top, children = _pipeline_after(db, proc)
+    assert top["status"] == "interrupted" and top["artifacts"]["stages"]["card"]["status"] == "ok"
+    assert children["compute"]["status"] == "interrupted" and children["compute"]["n_points"] >= 1
+    assert any("compute ..." in ln for ln in out)
+
+
+def test_rax_run_sigterm_between_stages_marks_the_run_interrupted(tmp_path):
+    """SIGTERM outside a measurement (card, plan, report) must unwind like Ctrl-C, not end
+    Python on the spot leaving the run 'running' forever."""
+    db = tmp_path / "t.db"
+    proc = rax(*PIPE, "--store", db)
+    out = _lines(proc)
+    wait_until(lambda: any("card ..." in ln for ln in out), 120, proc)
+    took, _, err = signal_and_time(proc, signal.SIGTERM)
+    record("rax run, SIGTERM during the card stage", took)
+    assert proc.returncode == 130 and took < 15, err
+    assert wait_no_marked(proc, 5) < 5
+    top, _ = _pipeline_after(db, proc)
+    assert top["status"] == "interrupted"
