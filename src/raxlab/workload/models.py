@@ -50,7 +50,7 @@ class ModelSource:
         return model.to(dtype=dtype) if self.origin != "hf" else model
 
 
-def resolve_model(ref: str | dict, *, args: dict[str, Any], base_dir: Path, trust_code: bool,
+def resolve_model(ref: str | dict, *, args: dict[str, Any], base_dir: Path, trust_code: bool | str,
                   _depth: int = 0) -> ModelSource:
     if isinstance(ref, dict):
         return _hf_source(hf.make_config(ref), "inline config")
@@ -99,14 +99,34 @@ def _call(fn: Callable, args: dict[str, Any], what: str):
         raise RaxError(f"{what} raised {type(exc).__name__}: {exc}", field="model") from exc
 
 
-def _factory_source(ref: str, args: dict[str, Any], base_dir: Path, trust_code: bool) -> ModelSource:
+def _factory_source(ref: str, args: dict[str, Any], base_dir: Path, trust_code: bool | str) -> ModelSource:
     if not trust_code:
         raise RaxError(f"{ref!r} runs your own Python code; allow it with --trust-code"
                        " or `trust_code: true` in the spec", field="model")
     module_name, attr = ref.split(":")
     fn = _import_factory(module_name, attr, base_dir)
-    return ModelSource("factory", f"factory {ref}", None, lambda dtype, n: _call(fn, args, f"factory {ref}"),
-                       args=args)
+
+    def make(dtype, n):
+        model = _call(fn, args, f"factory {ref}")
+        _say_trusted(ref, base_dir, trust_code)
+        return model
+
+    return ModelSource("factory", f"factory {ref}", None, make, args=args)
+
+
+TRUST_NOTED = "RAX_TRUSTED_CODE_NOTED"  # inherited by point children and ranks: one note per command
+
+
+def _say_trusted(ref: str, base_dir: Path, why: bool | str) -> None:
+    """Say, once per command, that the user's own code built the model and what allowed it."""
+    import os
+
+    if os.environ.get(TRUST_NOTED):
+        return
+    os.environ[TRUST_NOTED] = "1"
+    allowed = why if isinstance(why, str) else "--trust-code"
+    print(f"rax: note: the model is built by your own code, {ref} (from {base_dir}), allowed by {allowed}",
+          file=sys.stderr)
 
 
 def _import_factory(module_name: str, attr: str, base_dir: Path) -> Callable:

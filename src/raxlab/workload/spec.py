@@ -276,8 +276,9 @@ def parse_spec(data: Any, *, base_dir: str | Path = ".", where: str = "spec") ->
         raise _format_validation(exc, where) from exc
 
 
-def load_spec_file(path: str | Path) -> WorkloadSpec:
-    """Read and validate a YAML spec file; relative paths in it resolve against its folder."""
+def load_spec_file(path: str | Path, *, trust_flag: bool = False) -> WorkloadSpec:
+    """Read and validate a YAML spec file; relative paths in it resolve against its folder.
+    `trust_flag`: --trust-code was given, so the file's own `trust_code: true` is not needed."""
 
     p = Path(path).expanduser()
     try:
@@ -287,4 +288,20 @@ def load_spec_file(path: str | Path) -> WorkloadSpec:
     except (OSError, UnicodeDecodeError) as exc:
         raise RaxError(f"cannot read spec file {p}: {exc}", field="workload") from exc
     data = safe_yaml.load(text, where=str(p), field="workload")
-    return parse_spec(data, base_dir=p.resolve().parent, where=str(p))
+    spec = parse_spec(data, base_dir=p.resolve().parent, where=str(p))
+    if spec.trust_code and not trust_flag:
+        _check_trusted_file(p)
+    return spec
+
+
+def _check_trusted_file(p: Path) -> None:
+    """`trust_code: true` counts only in a spec you wrote: yours (or root's) and writable by no
+    one else, so another user on a shared machine cannot make rax run code as you."""
+    import os
+    import stat
+
+    st = p.stat()
+    if st.st_uid not in (os.getuid(), 0) or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise RaxError(f"{p} sets trust_code: true but is owned by uid {st.st_uid} with mode"
+                       f" {stat.S_IMODE(st.st_mode):o}; only a spec that you own and no one else can write may"
+                       " allow running code (chmod go-w it), or pass --trust-code", field="trust_code")

@@ -33,15 +33,15 @@ def load_workload(ref: str, *, trust_code: bool = False, proxy: bool = False) ->
     stand-in."""
     if ref.endswith(PROXY_SUFFIX) and not Path(ref).expanduser().exists():
         ref, proxy = ref[: -len(PROXY_SUFFIX)], True
-    spec = _load_spec(ref)
+    spec = _load_spec(ref, trust_code)
     return Workload(spec.proxy_spec() if proxy else spec, trust_code=trust_code)
 
 
-def _load_spec(ref: str) -> WorkloadSpec:
+def _load_spec(ref: str, trust_flag: bool = False) -> WorkloadSpec:
     path = Path(ref).expanduser()
     kind = path_kind(path, "workload")
     if kind == "file":
-        return load_spec_file(path)
+        return load_spec_file(path, trust_flag=trust_flag)
     if ref in preset_names():
         return load_preset(ref)
     if kind == "dir":
@@ -58,8 +58,9 @@ class Workload:
         self.spec = spec
         self.name = spec.name
         self.meta_only = spec.meta_only
+        trust = "--trust-code" if trust_code else "trust_code: true in the spec" if spec.trust_code else False
         self.source: ModelSource = resolve_model(spec.model, args=spec.model_args, base_dir=Path(spec.base_dir),
-                                                 trust_code=trust_code or spec.trust_code)
+                                                 trust_code=trust)
         self.data_path = self._resolve_data()
         self.data_format = data_format(self.data_path)
         self.kind = self._decide_kind()
