@@ -108,12 +108,23 @@ def machine_id() -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
+def load() -> dict:
+    """Run-queue load when the measurement started: other work on the cores inflates the noise."""
+    try:
+        one, five, _ = os.getloadavg()
+    except OSError:
+        return {"avg_1m": None, "avg_5m": None, "busy": None}
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    # more than half the cores already busy before we start: timings will be disturbed
+    return {"avg_1m": round(one, 2), "avg_5m": round(five, 2), "cores": cores, "busy": one > 0.5 * cores}
+
+
 def fingerprint() -> dict:
     """Everything that says what a measurement ran on."""
     import numpy
 
     return {
-        "machine_id": machine_id(), "hostname": socket.gethostname(),
+        "machine_id": machine_id(), "hostname": socket.gethostname(), "load": load(),
         "os": f"{platform.system()} {platform.release()}", "python": sys.version.split()[0],
         "numpy": numpy.__version__, "cpu": cpu_info(), "mem_bytes": memory_bytes(),
         "gpus": gpu_info(), **torch_info(),

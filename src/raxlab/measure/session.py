@@ -38,6 +38,7 @@ class Session:
         self.kind, self.workload, self.spec, self.params = kind, workload, spec, params
         self.total, self.quiet, self.resume_id = total, quiet or not sys.stderr.isatty(), run_id
         self.outcomes: list[tuple[Job, Outcome]] = []
+        self.quiet_warnings = quiet
 
     def __enter__(self) -> "Session":
         from raxlab.measure.fingerprint import fingerprint
@@ -47,7 +48,11 @@ class Session:
             self.store.reopen_run(self.run_id)
         else:
             self.run_id = self.store.new_run(self.kind, workload=self.workload, spec=self.spec, params=self.params)
-        self.store.add_fingerprint(self.run_id, fingerprint())
+        fp = fingerprint()
+        self.store.add_fingerprint(self.run_id, fp)
+        if fp["load"].get("busy") and not self.quiet_warnings:
+            print(f"rax: warning: the machine is busy (load {fp['load']['avg_1m']} on {fp['load']['cores']} cores); "
+                  "timings will be noisier than on a quiet machine", file=sys.stderr)
         self._old_term = signal.signal(signal.SIGTERM, _raise_interrupt)
         self._progress = None if self.quiet else _make_progress(self.kind, self.total)
         return self
