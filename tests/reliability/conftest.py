@@ -15,9 +15,14 @@ import pytest
 
 from tests.reliability.fuzzkit import COUNTS
 from tests.reliability.procs import TIMES
+from tests.reliability.sockets import SEEN
 
 
 def pytest_terminal_summary(terminalreporter):
+    if SEEN:
+        terminalreporter.section("listening sockets of our processes during each run (none left after)")
+        for name, socks in SEEN.items():
+            terminalreporter.write_line(f"{name:40s} {', '.join(f'{h}:{p}' for h, p in socks)}")
     if TIMES:
         terminalreporter.section("faults: seconds from the fault to a clean end")
         for name, s in TIMES.items():
