@@ -2,17 +2,17 @@
 
 Pure functions over a `Target` (the plan) and stored runs (dicts from `Store.get_run`).
 
-| check            | measured (stored run)                              | projected (plan)                         | passes when                          |
-|------------------|----------------------------------------------------|------------------------------------------|--------------------------------------|
-| fabric_busbw     | peak all-reduce busbw over large sizes (α-β fit's  | rails x line rate x effective fraction   | measured >= rails x line rate x the  |
-|                  | β), nodes x GPUs-per-node ranks (`rax bench comm`) | (catalogue fabric; nccl-tests: busbw     | fraction's catalogue low end         |
-|                  |                                                    | across nodes ~ the node's NIC bandwidth) |                                      |
-| compute_step     | median 1-rank step (`rax bench ddp`, micro-batch,  | (compute + recompute) / grad_accum +     | measured <= projected / (1 + low)    |
-|                  | precision of the plan; one GPU, no communication)  | optimizer, from the projection's terms   | of the plan's error band             |
-| ddp_step         | (grad_accum - 1) x median no_sync step + median    | the plan's step_time_s                   | measured <= step / (1 + low)         |
-|                  | synced step, over nodes x GPUs per node            |                                          |                                      |
-| throughput       | global batch / that step                           | the plan's samples_per_s                 | measured >= samples/s x (1 + low)    |
-| memory_per_gpu   | not measured (`rax bench ddp` records no memory)   | memory_per_gpu_gib                       | shown, not judged                    |
+- fabric_busbw: the peak all-reduce busbw over large sizes (the α-β fit's β) over nodes x
+  GPUs-per-node ranks (`rax bench comm`), vs rails x line rate x effective fraction of the
+  plan's catalogue fabric (nccl-tests: busbw across nodes ~ the node's NIC bandwidth).
+  Passes when measured >= rails x line rate x the fraction's catalogue low end.
+- compute_step: the median 1-rank step of `rax bench ddp` (one GPU, the plan's micro-batch and
+  precision, no communication) vs (compute + recompute) / grad_accum + optimizer from the
+  projection's terms. Passes when measured <= projected / (1 + low) of the plan's error band.
+- ddp_step: (grad_accum − 1) x median no_sync step + median synced step over all ranks vs the
+  plan's step_time_s; same tolerance.
+- throughput: global batch / that step vs samples_per_s; passes when >= projected x (1 + low).
+- memory_per_gpu: projected memory shown; not measured (`rax bench ddp` records no memory).
 
 The error band is the model's (measured throughput / projected − 1 in [low, high], plan.detail);
 being faster than projected passes and is noted. A run that does not match the plan (workload,
@@ -128,7 +128,7 @@ def ddp_checks(t: Target, run: dict | None) -> list[Check]:
     step.projected, thr.projected = t.projected.get("step_time_s"), t.projected.get("samples_per_s")
     for c in (comp, step, thr):
         _bound(c, band)
-    comp.projected_basis = "projected: " + (t.basis.get("compute_basis") or "the plan's compute terms")
+    comp.projected_basis = f"{t.basis.get('made_by')}, compute basis: {t.basis.get('compute_basis') or 'N/A'}"
     step.projected_basis = thr.projected_basis = f"projected by {t.basis.get('made_by')}"
     if run is None:
         return [comp, step, thr]
@@ -158,7 +158,8 @@ def _ddp_measured(t: Target, run: dict, comp: Check, step: Check, thr: Check) ->
     accum = t.grad_accum
     where = f"run {run['id']}, {t.gpus} ranks"
     comp.measured = single
-    comp.measured_basis = f"measured: {where}, median 1-rank step (rank 0 alone, micro-batch {t.layout.get('micro_batch')})"
+    comp.measured_basis = (f"measured: {where}, median 1-rank step (rank 0 alone, micro-batch "
+                           f"{t.layout.get('micro_batch')})")
     if sync is not None and (accum == 1 or nosync is not None):
         step.measured = (accum - 1) * (nosync or 0.0) + sync
         step.measured_basis = (f"measured: {where}, {accum - 1} x median no_sync step + median synced step"

@@ -79,8 +79,9 @@ def document(result: dict):
     p = result["plan"]
     verdict = Section("verdict", "Verdict").add(Para(result["sentence"], "verdict"))
     band = p.get("error_band")
+    lay = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in p["layout"].items())
     planned = Para(f"Planned: {p['nodes']} x {p['server'] or 'node'} with {p['gpus_per_node']} x {p['accelerator']}, "
-                   f"fabric {p['fabric']} x {p['rails']} rails, {p['precision']}, layout {p['layout']}; error band "
+                   f"fabric {p['fabric']} x {p['rails']} rails, {p['precision']}, layout: {lay}; error band "
                    + (f"{band['low']:+.0%}/{band['high']:+.0%} ({band['basis']})" if band else "none") + ".")
     checks = Section("checks", "Checks").add(_checks_table(result))
     nodes = Section("cluster", "Delivered cluster (measured)")
@@ -91,7 +92,7 @@ def document(result: dict):
     repro = Section("reproduce", "Reproduce").add(Bullets([f"{k}: {' '.join(v)}" for k, v in
                                                            result["commands"].items()]) if result["commands"]
                                                   else Para("measurements taken from stored runs (--run)", "note"),
-                                                  Code(f"rax accept {p['path']}"))
+                                                  Code(result.get("invocation") or f"rax accept {p['path']}"))
     title = f"RA:X acceptance: {p['workload']} on {p['nodes']} x {p['accelerator']} ({result['verdict'].upper()})"
     return Document(title, f"plan {p['path']}", ",".join(str(v) for v in result["runs"].values()),
                     result["generated_at"], [verdict.add(planned), checks, nodes, repro], result["version"])

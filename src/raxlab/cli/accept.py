@@ -95,6 +95,10 @@ def run(args) -> int:
             return 0
         runs = {k: db.get_run(v) for k, v in ids.items() if v}
     result = report.acceptance(target, runs, cat, commands)
+    import shlex
+
+    given = sys.argv[2:] if sys.argv[1:2] == ["accept"] else [args.plan]  # as typed, for the report
+    result["invocation"] = shlex.join(["rax", "accept", *given])
     result["files"] = report.write(result, args.out or _default_out(db, runs))
     emit(args, result, _render)
     return EXIT[result["verdict"]]

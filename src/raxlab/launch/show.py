@@ -31,7 +31,7 @@ def _this_node(spec: ClusterSpec) -> tuple[Binding, str]:
         addr = resolve(spec.rdzv_host)
         return choose_binding(addr, spec.ifname), addr
     except RaxError as exc:  # planning from a machine outside the cluster: show the shape
-        where = f"<this node's address on {spec.ifname or 'the interface routing to ' + spec.rdzv_host}>"
+        where = f"<address-on-{spec.ifname}>" if spec.ifname else f"<address-routing-to-{spec.rdzv_host}>"
         return Binding(spec.ifname or "<interface>", where, False, f"not resolvable here: {exc}"), spec.rdzv_host
 
 
