@@ -47,6 +47,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_json(p)
     add_store(p)
     p.add_argument("bench", nargs=argparse.REMAINDER, help="-- rax bench comm|ddp ... (the measurement)")
+    p.epilog = ("Every node runs the same `rax launch ... --execute` line. Binding: the interface named with "
+                "--ifname, else the one routing to the rendezvous address; the node that owns that address hosts "
+                "the c10d store bound to it (torchrun runs with is_host=0), rank 0 binds the process-group store to "
+                "its node address, gloo/NCCL sockets use the interface; nothing listens on every interface. "
+                "torchrun numbers nodes by address; the node with global rank 0 stores one run with every node's "
+                "fingerprint (give --store a shared path on clusters). Emulated nodes sharing one host: set "
+                "OMP_NUM_THREADS so their ranks do not oversubscribe its cores.")
 
 
 def _setup(args):
@@ -68,6 +75,12 @@ def _setup(args):
 
 
 def run(args) -> int:
+    from raxlab.errors import RaxError
+
+    if args.slurm and args.execute:
+        raise RaxError("--slurm writes a job script; --execute runs this node's part now: give one", field="--execute")
+    if args.submit and not args.slurm:
+        raise RaxError("--submit submits the --slurm script; add --slurm", field="--submit")
     spec, job = _setup(args)
     if args.slurm:
         return _slurm(args, spec, job)
