@@ -117,6 +117,10 @@ def verdict(opts, m, i: int, reason: str, tie: float, tie_basis: str, cat, abtes
         return {**head, "rows": [], "recommended_fabric": None, "recommended_rails": 0, "by_family": {},
                 "sentence": f"One node of {acc} does it: GPU traffic stays on the node's {_scaleup(opts, i)}; "
                             "there is no scale-out fabric to buy."}
+    if fabric is None:  # the closest option is one node because no fabric survived the pruning
+        return {**head, "rows": [], "recommended_fabric": None, "recommended_rails": 0, "by_family": {},
+                "sentence": "No scale-out fabric in the search can join these servers (see the pruned reasons), "
+                            "so no multi-node option was evaluated; the closest option is one node."}
     ref = per_gpu_reference(opts, m, i)
     rows = [_row(opts, m, r, i, cat, ref) for r in fabric_rows(opts, m, i)]
     cm = cheapest_meeting(opts, m, i)
@@ -143,6 +147,8 @@ def _node_bw(opts, r: int) -> float:
     """Achievable scale-out bandwidth of one node of option r (B/s): rails x line rate x efficiency
     (the measured efficiency when the fabric was measured)."""
     v = opts.var[r]
+    if v.fabric is None or v.hw is None:  # one node, no scale-out network: nothing to compare
+        return 0.0
     eff = v.measured.efficiency if v.measured is not None else v.hw.fabric_eff
     return v.rails * v.hw.rail_bw * eff
 

@@ -164,7 +164,8 @@ def _scale_sentence(opts, pts: list[dict], nodes: int, m: dict) -> str:
         return "No scaling curve for this design."
     if not meet:
         last = pts[-1]
-        return (f"Even {last['nodes']} nodes give {perf(last, opts.obj.unit)}"
+        nodes = f"{last['nodes']} nodes give" if last["nodes"] != 1 else "1 node gives"
+        return (f"Even {nodes} {perf(last, opts.obj.unit)}"
                 + (f" against a {deadline(d)}" if d else "") + " with this design.")
     first = meet[0]
     what = "time" if opts.obj.work else "throughput"
