@@ -36,7 +36,7 @@ def _one_line(err: str, *expected: str) -> str:
     return lines[-1]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("sig", [signal.SIGINT], ids=["SIGINT"])  # SIGTERM: tests/measure/comm/test_faults.py
 def test_comm_parent_signal_ends_cleanly(tmp_path, sig):
     db = tmp_path / "c.db"
     proc = rax(*COMM, "--store", db)
@@ -141,8 +141,8 @@ def test_kernel_oom_kill_of_a_point_is_recorded_and_larger_batches_skipped(tmp_p
     db = tmp_path / "k.db"
     proc = rax(*COMPUTE, "--batch-sizes", "1,64,128", "--point-seconds", "20", "--store", db, env=LEAN)
     wait_until(lambda: stored_points(db) >= 1, 120, proc)
-    wait_until(lambda: len(descendants(proc.pid)) >= 3, 60, proc)  # resource tracker, forkserver, point
-    point = max(descendants(proc.pid))  # the newest process is the point child in flight
+    wait_until(lambda: _point_child(proc.pid) is not None, 60, proc)
+    point = _point_child(proc.pid)
     t0 = time.monotonic()
     os.kill(point, signal.SIGKILL)
     wait_until(lambda: stored_points(db) >= 2, 30, proc)
@@ -153,6 +153,15 @@ def test_kernel_oom_kill_of_a_point_is_recorded_and_larger_batches_skipped(tmp_p
     points = {p["name"]: p for p in Store(db).get_run("latest")["points"]}
     assert points["train/fp32/b64"]["status"] == "killed" and "OOM killer" in points["train/fp32/b64"]["error"]
     assert points["train/fp32/b128"]["status"] == "skipped"
+
+
+def _point_child(pid: int) -> int | None:
+    """The point in flight: a child of the forkserver that the rax process started."""
+    for proc in psutil.Process(pid).children():
+        if "forkserver" in " ".join(proc.cmdline()):
+            kids = proc.children()
+            return kids[0].pid if kids else None
+    return None
 
 
 @pytest.fixture
