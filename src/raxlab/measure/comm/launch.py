@@ -267,7 +267,9 @@ def _culprit(procs: list[_Rank], what: str) -> RankFailure:
     code = r.proc.returncode
     if code is not None and code < 0:
         sig = signal.Signals(-code).name
-        why = " (killed from outside, e.g. by a user, a scheduler or the OOM killer)" if -code == 9 else ""
+        # SIGKILL leaves no last words; an abort or a crash (SIGABRT, SIGSEGV) usually printed why
+        why = (" (killed from outside, e.g. by a user, a scheduler or the OOM killer)" if -code == 9
+               else f": {_last_err(r)}")
         return RankFailure(f"{r.label} exited with {sig} during {what}{why}", rank=r.rank,
                            status="killed", what=what)
     if r.error:
