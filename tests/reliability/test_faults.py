@@ -249,3 +249,18 @@ def test_rax_run_sigterm_between_stages_marks_the_run_interrupted(tmp_path):
     assert wait_no_marked(proc, 5) < 5
     top, _ = _pipeline_after(db, proc)
     assert top["status"] == "interrupted"
+
+
+def test_aborted_rank_is_named_with_its_last_words():
+    """A rank that aborts (gloo/NCCL C++ exceptions end in SIGABRT) is named with the line it
+    printed, so the one-line error says why, not only which signal."""
+    from raxlab.measure.comm.launch import LaunchSpec, RankFailure, launch
+
+    t0 = time.monotonic()
+    with pytest.raises(RankFailure) as err:
+        # a fixed port starts both ranks at once; this worker never rendezvouses
+        launch(LaunchSpec("tests.reliability.abort_worker", ranks=2, master_port=1, timeout_s=20))
+    record("launcher, rank 1 aborts (SIGABRT)", time.monotonic() - t0)
+    msg = str(err.value)
+    assert msg.startswith("rank 1 exited with SIGABRT") and "Connection closed by peer" in msg and "\n" not in msg
+    assert time.monotonic() - t0 < 15
