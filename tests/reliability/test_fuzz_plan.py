@@ -25,6 +25,16 @@ PATHS = [("acceptance",), ("acceptance", "nodes"), ("acceptance", "gpus_per_node
 VALUES = junk() | st.sampled_from([0, -1, 1e308, float("nan"), "1", None, [], {}, True, "raxlab.plan/1"])
 
 
+class Plan(tuple):
+    """(document, folder); a short repr keeps hypothesis' failure reports readable."""
+
+    def __new__(cls, doc: dict, folder: Path):
+        return super().__new__(cls, (doc, folder))
+
+    def __repr__(self) -> str:
+        return f"Plan({self[1]})"
+
+
 @pytest.fixture(scope="module")
 def plan():
     from tests.reliability.conftest import cli
@@ -34,7 +44,7 @@ def plan():
         code, _, err = cli("plan", "llama3-8b", "--accelerators", "h100-sxm", "--fabrics", "ib-ndr", "--max-nodes",
                            "16", "--out", out, "--json")
         assert code == 0, err
-        yield json.loads(out.read_text()), Path(d)
+        yield Plan(json.loads(out.read_text()), Path(d))
 
 
 @st.composite
