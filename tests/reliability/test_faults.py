@@ -264,3 +264,21 @@ def test_aborted_rank_is_named_with_its_last_words():
     msg = str(err.value)
     assert msg.startswith("rank 1 exited with SIGABRT") and "Connection closed by peer" in msg and "\n" not in msg
     assert time.monotonic() - t0 < 15
+
+
+def test_nohup_keeps_ignoring_sighup():
+    """Every command turns SIGTERM/SIGHUP into an orderly interrupt, except a signal the user
+    chose to ignore: under `nohup`, closing the terminal must not stop a long run."""
+    from raxlab.netemu.cleanup import terminate_as_interrupt
+
+    old = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with terminate_as_interrupt():
+            os.kill(os.getpid(), signal.SIGHUP)
+            time.sleep(0.05)  # a handler would raise KeyboardInterrupt here
+            with pytest.raises(KeyboardInterrupt):
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(1)
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, old)
