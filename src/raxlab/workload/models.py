@@ -21,7 +21,7 @@ from typing import Any, Callable
 from raxlab.errors import RaxError, unknown_name
 from raxlab.workload import hf
 from raxlab.workload.presets import load_preset, preset_names
-from raxlab.workload.spec import path_kind
+from raxlab.workload.spec import path_kind, user_path
 
 FACTORY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 VISION_HINT = "install the vision extra: pip install 'raxlab[vision]'"
@@ -64,7 +64,7 @@ def resolve_model(ref: str | dict, *, args: dict[str, Any], base_dir: Path, trus
         p = load_preset(ref)
         return resolve_model(p.model, args=p.model_args | args, base_dir=Path(p.base_dir),
                              trust_code=False, _depth=1)
-    path = Path(ref).expanduser()
+    path = user_path(ref, "model")
     path = path if path.is_absolute() else base_dir / path
     if path_kind(path, "model") or ref.endswith(".json") or "/" in ref:
         return _hf_source(hf.make_config(hf.read_config_file(path)), str(path))

@@ -217,8 +217,18 @@ class WorkloadSpec(_Strict):
 
     def resolve(self, path: str) -> Path:
         """`path` made absolute against the spec's directory (home `~` expanded)."""
-        p = Path(path).expanduser()
+        p = user_path(path, "data")
         return p if p.is_absolute() else (Path(self.base_dir) / p).resolve()
+
+
+def user_path(text: str | Path, field: str) -> Path:
+    """`text` as a Path with `~` expanded; `~name` of a user this machine does not know is a
+    RaxError (pathlib raises RuntimeError)."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:
+        head = str(text).split("/")[0]
+        raise RaxError(f"cannot expand {head[:60]!r}: no such user on this machine", field=field) from None
 
 
 def path_kind(path: Path, field: str) -> str | None:
@@ -280,7 +290,7 @@ def load_spec_file(path: str | Path, *, trust_flag: bool = False) -> WorkloadSpe
     """Read and validate a YAML spec file; relative paths in it resolve against its folder.
     `trust_flag`: --trust-code was given, so the file's own `trust_code: true` is not needed."""
 
-    p = Path(path).expanduser()
+    p = user_path(path, "workload")
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:

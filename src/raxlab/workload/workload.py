@@ -18,7 +18,7 @@ from raxlab.workload.images import ImageFolderReader
 from raxlab.workload.models import ModelSource, resolve_model
 from raxlab.workload.presets import is_sample_name, load_preset, preset_names, sample_path
 from raxlab.workload.readers import KIND_OF_FORMAT, TableReader, TensorReader, TokenReader, data_format, open_tokens
-from raxlab.workload.spec import WorkloadSpec, load_spec_file, path_kind
+from raxlab.workload.spec import WorkloadSpec, load_spec_file, path_kind, user_path
 
 DEFAULT_IMAGE_SIZE = 224  # torchvision/timm ImageNet default
 ITEM_CACHE = 4096          # decoded samples kept for make_batch; larger samples decode on demand
@@ -31,14 +31,14 @@ def load_workload(ref: str, *, trust_code: bool = False, proxy: bool = False) ->
     """A Workload from a spec file path or a preset name; `proxy=True` (or the suffix '@proxy' on
     the reference, which every command and launcher passes through unchanged) gives its runnable
     stand-in."""
-    if ref.endswith(PROXY_SUFFIX) and not Path(ref).expanduser().exists():
+    if ref.endswith(PROXY_SUFFIX) and path_kind(user_path(ref, "workload"), "workload") is None:
         ref, proxy = ref[: -len(PROXY_SUFFIX)], True
     spec = _load_spec(ref, trust_code)
     return Workload(spec.proxy_spec() if proxy else spec, trust_code=trust_code)
 
 
 def _load_spec(ref: str, trust_flag: bool = False) -> WorkloadSpec:
-    path = Path(ref).expanduser()
+    path = user_path(ref, "workload")
     kind = path_kind(path, "workload")
     if kind == "file":
         return load_spec_file(path, trust_flag=trust_flag)
