@@ -127,7 +127,11 @@ class Store:
     """Results database. Cheap to open; safe to open from several processes."""
 
     def __init__(self, path: str | os.PathLike | None = None):
-        self.path = Path(path).expanduser() if path else default_path()
+        try:
+            self.path = Path(path).expanduser() if path else default_path()
+        except RuntimeError:  # ~name of an unknown user
+            head = str(path or os.environ.get("RAX_STORE", "")).split("/")[0]
+            raise RaxError(f"cannot expand {head!r}: no such user", field="--store") from None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
