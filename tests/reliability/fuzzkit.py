@@ -57,7 +57,8 @@ FLOATS = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([1e308
 SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(), HUGE_INTS, FLOATS, st.text(max_size=30),
     st.binary(max_size=12), st.dates(), st.sampled_from(["", "\0", "a\0b", "x" * 5000, "../../etc/passwd", "~",
-                                                       "/dev/null", "-1", "nan", "1e999", "\u202e\u0000"]),
+                                                       "/dev/null", "-1", "nan", "1e999", "\u202e\u0000",
+                                                       "~no-such-user-rax/x.txt"]),
 )
 KEYS = st.one_of(st.text(max_size=12), st.integers(), st.none(), st.booleans(), st.sampled_from(["", "__class__"]))
 

@@ -186,3 +186,15 @@ def test_cli_one_line_exit_2(text, base_dir):
     if code != 0:
         assert_cli_error(code, err)
     COUNTS[("cli.card", "accepted" if code == 0 else "RaxError")] += 1
+
+
+@pytest.mark.parametrize("ref", ["x" * 300, "x" * 300 + "@proxy", "a/" * 3000 + "s.yaml", "~" + "y" * 300,
+                                 "~no-such-user-rax/spec.yaml@proxy"])
+def test_references_the_os_cannot_look_up(ref):
+    """A workload reference longer than NAME_MAX/PATH_MAX is a one-line RaxError, not an OSError."""
+    check("spec.file", load_workload, ref)
+
+
+def test_store_under_an_unknown_users_home_is_a_one_line_error():
+    code, _, err = cli("runs", "list", "--store", "~no-such-user-rax/rax.db")
+    assert "--store: cannot expand '~no-such-user-rax'" in assert_cli_error(code, err)
