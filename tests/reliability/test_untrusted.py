@@ -266,3 +266,11 @@ def test_report_on_a_full_disk_keeps_the_old_file_and_leaves_no_temp(evil_store,
         assert sorted(os.listdir(mnt)) == ["filler", "report.html"]
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+@pytest.mark.xfail(strict=True, reason="src/raxlab/report/output.py (report owner): prepare()/reports_dir call "
+                   "Path.expanduser() unguarded, so --out ~unknown-user/... escapes as RuntimeError")
+def test_report_out_under_an_unknown_users_home_is_a_one_line_error(evil_store):
+    db, rid = evil_store
+    code, _, err = cli("report", rid, "--store", db, "--out", "~no-such-user-rax/r.html")
+    assert "no-such-user-rax" in assert_cli_error(code, err)
