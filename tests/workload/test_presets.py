@@ -9,13 +9,12 @@ import pytest
 from raxlab.workload import load_workload
 from raxlab.workload.presets import PRESET_DIR, SAMPLE_DIR, load_preset, preset_names
 
-VALIDATION = Path(__file__).resolve().parents[3] / "shared" / "validation" / "megatron_2021_table1.csv"
+VALIDATION = Path(__file__).resolve().parents[2] / "src" / "raxlab" / "predict" / "data" / "validation" / "megatron_2021_table1.csv"
 META = ["gpt3-175b", "llama3-8b", "llama3-70b", "llama3-405b"]
 
 
 def _megatron_rows():
-    if not VALIDATION.exists():
-        pytest.skip(f"validation data not found at {VALIDATION}")
+    assert VALIDATION.exists(), f"validation data missing: {VALIDATION}"
     with VALIDATION.open() as f:
         return list(csv.DictReader(f))
 

@@ -24,6 +24,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass, field
 
 from raxlab.errors import RaxError
@@ -54,6 +55,11 @@ def run_cmd(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
     if check and proc.returncode != 0:
         raise RaxError(f"netemu: `{' '.join(argv)}` failed: {proc.stderr.strip() or proc.returncode}")
     return proc
+
+
+def _netns_names() -> list[str]:
+    proc = run_cmd("ip", "netns", "list", check=False)
+    return [line.split()[0] for line in proc.stdout.splitlines() if line.strip()]
 
 
 def new_prefix() -> str:
@@ -95,11 +101,22 @@ class Fabric:
         }
 
     def close(self) -> None:
-        """Delete every namespace of this fabric (idempotent; never raises)."""
-        for ns in reversed(self.built):
-            run_cmd("ip", "netns", "del", ns, check=False)
-        self.built.clear()
-        _LIVE.pop(self.prefix, None)
+        """Delete every namespace of this fabric (idempotent; never raises).
+
+        `ip netns del` can fail transiently (EBUSY) while another process is creating or
+        entering namespaces at the same moment, so deletion is retried briefly."""
+        left = list(reversed(self.built))
+        for attempt in range(6):
+            for ns in left:
+                run_cmd("ip", "netns", "del", ns, check=False)
+            existing = set(_netns_names())
+            left = [ns for ns in left if ns in existing]
+            if not left:
+                break
+            time.sleep(0.1 * (attempt + 1))
+        self.built = left  # whatever still exists is left for sweep_stale()
+        if not left:
+            _LIVE.pop(self.prefix, None)
 
     def __enter__(self) -> "Fabric":
         return self
