@@ -237,8 +237,6 @@ def _suggested(text: str, fmt: str) -> list[str]:
     return [m.group(2) for m in re.finditer(r"rax (plan|bench \w+|card|predict|run|abtest) (.{0,60})", text)]
 
 
-@pytest.mark.xfail(strict=True, reason="report/sections/guideline.py (report owner): the 'no guideline yet' hint "
-                   "embeds the workload name unquoted in `rax plan NAME --run ...`; shlex.quote it as reproduce.py does")
 def test_commands_in_reports_quote_user_strings_for_the_shell(evil_store, tmp_path):
     """A suggested command a user copies must not run `$(...)` or `; rm` from a workload name."""
     db, rid = evil_store
@@ -268,8 +266,6 @@ def test_report_on_a_full_disk_keeps_the_old_file_and_leaves_no_temp(evil_store,
         subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
-@pytest.mark.xfail(strict=True, reason="src/raxlab/report/output.py (report owner): prepare()/reports_dir call "
-                   "Path.expanduser() unguarded, so --out ~unknown-user/... escapes as RuntimeError")
 def test_report_out_under_an_unknown_users_home_is_a_one_line_error(evil_store):
     db, rid = evil_store
     code, _, err = cli("report", rid, "--store", db, "--out", "~no-such-user-rax/r.html")

@@ -15,6 +15,7 @@ plan was made with; a plan made with an override needs the same override here.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,8 +71,9 @@ def _load(path: str) -> dict:
         plan = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise RaxError(f"cannot read plan {path}: {exc.strerror}", field="PLAN") from None
-    except ValueError as exc:
-        raise RaxError(f"{path} is not JSON ({exc}); give the file `rax plan --out` wrote", field="PLAN") from None
+    except (ValueError, RecursionError) as exc:  # json raises RecursionError on very deep nesting
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise RaxError(f"{path} is not JSON ({why}); give the file `rax plan --out` wrote", field="PLAN") from None
     if not isinstance(plan, dict) or plan.get("schema") != SCHEMA:
         got = plan.get("schema") if isinstance(plan, dict) else type(plan).__name__
         raise RaxError(f"{path}: plan schema {got!r}, expected {SCHEMA!r} (the file `rax plan --out` writes)",
@@ -79,30 +81,69 @@ def _load(path: str) -> dict:
     return plan
 
 
-def _band(proj: dict) -> Band | None:
-    b = proj.get("error_band")
-    return Band(float(b["low"]), float(b["high"]), str(b.get("basis", ""))) if b else None
+def _mapping(obj, where: str, path: str) -> dict:
+    if obj is None:
+        return {}
+    if not isinstance(obj, dict):
+        raise RaxError(f"{path}: {where} must be a mapping, got {type(obj).__name__}", field="PLAN")
+    return obj
+
+
+def _number(value, where: str, path: str, *, above: float | None = None) -> float:
+    """A finite JSON number (bools excluded), optionally > `above`."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or (above is not None and value <= above):
+        bound = f" > {above:g}" if above is not None else ""
+        raise RaxError(f"{path}: {where} must be a finite number{bound}, got {value!r}", field="PLAN")
+    return float(value)
+
+
+def _band(proj: dict, path: str) -> Band | None:
+    b = _mapping(proj.get("error_band"), "acceptance.projected.error_band", path)
+    if not b:
+        return None
+    # a relative error of -1 or less would mean a zero or negative measured throughput
+    low = _number(b.get("low"), "error_band.low", path, above=-1.0)
+    high = _number(b.get("high"), "error_band.high", path, above=-1.0)
+    return Band(low, high, str(b.get("basis", "")))
+
+
+def _layout(acc: dict, path: str) -> dict:
+    lay = dict(_mapping(acc.get("layout"), "acceptance.layout", path))
+    for key in ("tp", "pp", "dp", "micro_batch", "global_batch", "grad_accum"):
+        if lay.get(key) is not None:
+            lay[key] = int(_number(lay[key], f"acceptance.layout.{key}", path, above=0))
+    return lay
+
+
+def _terms(rec: dict, path: str) -> dict:
+    proj = _mapping(rec.get("projection"), "recommendation.projection", path)
+    terms = _mapping(proj.get("terms"), "recommendation.projection.terms", path)
+    return {k: (None if v is None else _number(v, f"terms.{k}", path)) for k, v in terms.items()
+            if v is None or not isinstance(v, dict)}
 
 
 def read_plan(path: str) -> Target:
     plan = _load(path)
-    acc = plan.get("acceptance")
+    acc = _mapping(plan.get("acceptance"), "acceptance", path)
     if not acc:
         raise RaxError(f"{path} has no acceptance block (made by an older rax plan?)", field="PLAN")
-    proj = acc.get("projected") or {}
+    proj = _mapping(acc.get("projected"), "acceptance.projected", path)
     if "step_time_s" not in proj:
         raise RaxError(f"{path}: acceptance of inference (serving) plans is not supported yet; only training "
                        "plans project a step time", field="PLAN")
-    rec = plan.get("recommendation") or {}
-    terms = ((rec.get("projection") or {}).get("terms")) or {}
+    _number(proj["step_time_s"], "acceptance.projected.step_time_s", path, above=0.0)
+    rec = _mapping(plan.get("recommendation"), "recommendation", path)
     try:
-        return Target(str(acc["workload"]), str(acc["accelerator"]), acc.get("server"), int(acc["nodes"]),
-                      int(acc["gpus_per_node"]), acc.get("fabric"), int(acc.get("rails") or 0),
-                      str(acc["precision"]), dict(acc.get("layout") or {}), acc.get("seq_len"), proj,
-                      _band(proj), terms, {k: rec.get(k) for k in ("comm_basis", "compute_basis")}
+        nodes = int(_number(acc.get("nodes"), "acceptance.nodes", path, above=0))
+        per_node = int(_number(acc.get("gpus_per_node"), "acceptance.gpus_per_node", path, above=0))
+        rails = int(_number(acc.get("rails") or 0, "acceptance.rails", path, above=-1))
+        return Target(str(acc["workload"]), str(acc["accelerator"]), acc.get("server"), nodes, per_node,
+                      acc.get("fabric"), rails, str(acc["precision"]), _layout(acc, path), acc.get("seq_len"), proj,
+                      _band(proj, path), _terms(rec, path), {k: rec.get(k) for k in ("comm_basis", "compute_basis")}
                       | {"made_by": plan.get("made_by", "rax plan")}, str(path))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise RaxError(f"{path}: acceptance block lacks or mangles {exc}", field="PLAN") from None
+    except KeyError as exc:
+        raise RaxError(f"{path}: acceptance block lacks {exc}", field="PLAN") from None
 
 
 def compute_step_s(t: Target) -> float | None:

@@ -10,9 +10,17 @@ from pathlib import Path
 from raxlab.errors import RaxError
 
 
+def _expand(path: str | os.PathLike, field: str) -> Path:
+    """`~user` expanded; an unknown user is a one-line error, not a RuntimeError."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError as exc:
+        raise RaxError(f"cannot expand {str(path)!r}: {exc}", field=field) from None
+
+
 def reports_dir(store_path: str | os.PathLike, run_id: str) -> Path:
     """Per-run reports directory next to the results store: <store dir>/reports/<run id>/."""
-    return Path(store_path).expanduser().resolve().parent / "reports" / run_id
+    return _expand(store_path, "--store").resolve().parent / "reports" / run_id
 
 
 def default_path(store_path, run_id: str, name: str) -> Path:
@@ -27,7 +35,7 @@ def temp_path(final: Path, suffix: str = "") -> Path:
 
 
 def prepare(final: str | os.PathLike) -> Path:
-    path = Path(final).expanduser()
+    path = _expand(final, "--out")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

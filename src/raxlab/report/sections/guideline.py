@@ -3,6 +3,8 @@ network and precision verdicts, and how sure the model is."""
 
 from __future__ import annotations
 
+import shlex
+
 from raxlab.report import fmt
 from raxlab.report.doc import Bullets, Cell, Facts, Label, Para, Section
 from raxlab.report.model import ReportData
@@ -101,9 +103,10 @@ def _no_plan(data: ReportData) -> str:
     wl = (data.workload or "WORKLOAD").removesuffix("@proxy")
     # the planner reads measurements from bench runs (their points), not from a pipeline record
     ids = [r["id"] for r in data.runs.values() if r["kind"] in ("compute", "bench.comm", "abtest")] or [data.root["id"]]
-    runs = " ".join(f"--run {i}" for i in ids)
+    runs = " ".join(f"--run {shlex.quote(i)}" for i in ids)
+    # a copied command must not run shell code hidden in a workload name
     return (f"No guideline yet: {why}. This report shows what was measured. Make the plan from these measurements "
-            f"with `rax plan {wl} {runs}`, or run everything with `rax run`.")
+            f"with `rax plan {shlex.quote(wl)} {runs}`, or run everything with `rax run`.")
 
 
 def build(data: ReportData) -> Section:
