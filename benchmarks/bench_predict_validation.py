@@ -224,7 +224,33 @@ def run() -> list[dict]:
                  f"p90 {100 * s['p90_abs']:.1f} %, max {100 * s['max_abs']:.1f} %",
                  "error_%": round(100 * s["mean_signed"], 1),
                  "pass": s["median_abs"] <= 0.10 and s["max_abs"] <= 0.20})
-    return rows
+    return rows + worst_rows(res)
+
+
+def siblings(case: Case, cases: list[Case], n: int = 3) -> list[Case]:
+    """The n published runs of the same study, model and recompute setting nearest to `case`
+    in sequence length, then GPU count: what the source itself measured next door."""
+    def dist(c: Case) -> tuple[float, float]:
+        return abs(np.log(c.shape.seq / case.shape.seq)), abs(np.log(c.gpus / case.gpus))
+    same = [c for c in cases if c is not case and c.study == case.study and c.model == case.model
+            and c.layout.recompute == case.layout.recompute]
+    return sorted(same, key=dist)[:n]
+
+
+def worst_rows(res, limit: float = 0.20) -> list[dict]:
+    """One row per miss (|error| > limit) with its nearest published siblings, so a reader can
+    tell a model error from a run that the source's own neighbouring runs do not bear out."""
+    cases = [c for c, _, _ in res]
+    out = []
+    for c, p, e in sorted(res, key=lambda r: -abs(r[2])):
+        if abs(e) <= limit:
+            break
+        sib = "; ".join(f"{s.gpus}g s{s.shape.seq} mb{s.layout.micro_batch}: {s.published_tflops:g}"
+                        for s in siblings(c, cases)) or "none"
+        out.append({"study": f"MISS {c.study}", "model": c.model, "gpus": c.gpus,
+                    "layout": f"s{c.shape.seq} mb{c.layout.micro_batch}; siblings {sib}",
+                    "published": c.published_tflops, "predicted": round(p, 1), "error_%": round(100 * e, 1)})
+    return out
 
 
 def band_from_validation(res=None) -> dict:
