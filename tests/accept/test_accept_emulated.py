@@ -18,7 +18,7 @@ from raxlab.store import Store
 
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 pytestmark = [pytest.mark.root, pytest.mark.skipif(not ROOT, reason="network namespaces and tc need root")]
-SMALL = ["--comm-max-bytes", "16M", "--comm-iters", "4", "--steps", "4", "--warmup", "1", "--rdzv-timeout", "90"]
+SMALL = ["--comm-max-bytes", "16M", "--comm-iters", "10", "--steps", "4", "--warmup", "1", "--rdzv-timeout", "90"]
 
 
 @pytest.fixture(scope="module")
