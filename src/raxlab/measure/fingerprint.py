@@ -13,6 +13,7 @@ import os
 import platform
 import socket
 import sys
+import time
 from pathlib import Path
 
 
@@ -108,15 +109,40 @@ def machine_id() -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
+def _cpu_times() -> tuple[int, int] | None:
+    """(idle, total) jiffies of all CPUs from /proc/stat (Linux), None elsewhere."""
+    first = _read("/proc/stat").split("\n", 1)[0].split()
+    if not first or first[0] != "cpu":
+        return None
+    vals = [int(v) for v in first[1:]]
+    return vals[3] + (vals[4] if len(vals) > 4 else 0), sum(vals)  # idle + iowait
+
+
+def cpu_in_use(window_s: float = 0.2) -> float | None:
+    """Cores kept busy by other work right now, sampled over `window_s` while we sleep.
+    The load average lags by minutes (a finished `pip install` still counts); this does not."""
+    a = _cpu_times()
+    if a is None:
+        return None
+    time.sleep(window_s)
+    b = _cpu_times()
+    total = b[1] - a[1]
+    return None if total <= 0 else (1.0 - (b[0] - a[0]) / total) * (os.cpu_count() or 1)
+
+
 def load() -> dict:
-    """Run-queue load when the measurement started: other work on the cores inflates the noise."""
+    """Other work on the cores when the measurement started: it inflates the noise."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     try:
         one, five, _ = os.getloadavg()
     except OSError:
-        return {"avg_1m": None, "avg_5m": None, "busy": None}
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        one = five = None
+    in_use = cpu_in_use()
+    now = in_use if in_use is not None else one
     # more than half the cores already busy before we start: timings will be disturbed
-    return {"avg_1m": round(one, 2), "avg_5m": round(five, 2), "cores": cores, "busy": one > 0.5 * cores}
+    return {"avg_1m": None if one is None else round(one, 2), "avg_5m": None if five is None else round(five, 2),
+            "cores_in_use": None if in_use is None else round(in_use, 2), "cores": cores,
+            "busy": None if now is None else now > 0.5 * cores}
 
 
 def fingerprint() -> dict:

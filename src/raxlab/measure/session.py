@@ -51,8 +51,11 @@ class Session:
         fp = fingerprint()
         self.store.add_fingerprint(self.run_id, fp)
         if fp["load"].get("busy") and not self.quiet_warnings:
-            print(f"rax: warning: the machine is busy (load {fp['load']['avg_1m']} on {fp['load']['cores']} cores); "
-                  "timings will be noisier than on a quiet machine", file=sys.stderr)
+            ld = fp["load"]
+            now = f"{ld['cores_in_use']} of {ld['cores']} cores in use by other work" \
+                if ld.get("cores_in_use") is not None else f"load {ld['avg_1m']} on {ld['cores']} cores"
+            print(f"rax: warning: the machine is busy ({now}); timings will be noisier than on a quiet machine",
+                  file=sys.stderr)
         self._old_term = signal.signal(signal.SIGTERM, _raise_interrupt)
         self._progress = None if self.quiet else _make_progress(self.kind, self.total)
         return self
