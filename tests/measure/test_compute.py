@@ -98,7 +98,10 @@ def test_derive_and_loss_check_arithmetic():
     d = derive(result, card, 128, {"measured": {"bf16": 1e10}, "catalog": {"bf16": 4e10}})
     assert d["samples_per_s"] == 8 and d["tokens_per_s"] == 1024 and d["achieved_flops"] == 8e9
     assert d["mfu_vs_measured_gemm"] == pytest.approx(0.8) and d["mfu_vs_catalog_peak"] == pytest.approx(0.2)
-    assert d["card_activation_bytes"] == 40
+    assert d["card_activation_bytes"] == 40 and "mfu_note" not in d
+    # a step faster than the GEMM probe: the probe is no ceiling, so no ratio over 100 %
+    slow_probe = derive(result, card, 128, {"measured": {"bf16": 4e9}, "catalog": {}})
+    assert slow_probe["mfu_vs_measured_gemm"] is None and "2.0x the bf16 GEMM probe" in slow_probe["mfu_note"]
     assert loss_check({"loss_finite": True, "loss_first": 5.0}, 5.2) == ("ok", None)
     assert loss_check({"loss_finite": True, "loss_first": 7.0}, 5.0)[0] == "diverged"
     assert loss_check({"loss_finite": False, "loss_first": float("nan"), "loss_last": 1}, 5.0)[0] == "diverged"

@@ -117,4 +117,5 @@ def _flat(r: dict) -> dict:
     return {"mode": p.mode, "precision": p.precision, "batch": p.batch, "status": r["status"],
             "median_s": summ.get("median"), "rel_iqr": summ.get("rel_iqr"), "p95_s": summ.get("p95"),
             "noisy": summ.get("noisy"), **{k: v.get(k) for k in keys},
-            "note": (r["error"] or "").splitlines()[0] if r["error"] else ("noisy" if summ.get("noisy") else None)}
+            "note": (r["error"] or "").splitlines()[0] if r["error"]
+            else "; ".join(n for n in ("noisy" if summ.get("noisy") else "", v.get("mfu_note") or "") if n) or None}

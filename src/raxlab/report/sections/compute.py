@@ -15,7 +15,8 @@ COLUMNS = ("mode", "precision", "batch", "status", "step median", "IQR/median", 
 def _row(p: dict) -> list[Cell]:
     r, prm = p.get("result") or {}, p.get("params") or {}
     s = r.get("summary") or {}
-    note = (p.get("error") or "").splitlines()[0] if p.get("error") else ("noisy (IQR > 10 %)" if s.get("noisy") else "")
+    notes = ["noisy (IQR > 10 %)" if s.get("noisy") else "", r.get("mfu_note") or ""]
+    note = (p.get("error") or "").splitlines()[0] if p.get("error") else "; ".join(n for n in notes if n)
     return [Cell(str(prm.get("mode", "?"))), Cell(str(prm.get("precision", "?"))), cell(fmt.text(prm.get("batch")), value=prm.get("batch")),
             Cell(p["status"]), cell(fmt.seconds(s.get("median")), value=s.get("median")),
             cell(fmt.pct(s.get("rel_iqr")), value=s.get("rel_iqr")),
