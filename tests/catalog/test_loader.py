@@ -98,6 +98,12 @@ def test_negative_bandwidth_fails(write):
     assert "nic 'my-nic': port_rate_gbit_s: must not be negative" in msg
 
 
+@pytest.mark.parametrize("text", [".inf", "-.inf", ".nan"])
+def test_infinite_or_nan_number_fails(write, text):
+    msg = _error(write, GOOD_NIC.replace("port_rate_gbit_s: 100", f"port_rate_gbit_s: {text}"))
+    assert "nic 'my-nic': port_rate_gbit_s: value must be a finite number" in msg
+
+
 def test_missing_source_fails(write):
     msg = _error(write, GOOD_NIC.replace("    source: a datasheet\n", ""))
     assert "nic 'my-nic': ports: no source" in msg and "estimate:" in msg

@@ -13,6 +13,7 @@ public source gives the number; may cite the sources it was derived from) or bot
 
 from __future__ import annotations
 
+import math
 import typing
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -45,6 +46,9 @@ class Q(BaseModel):
     def _check(self) -> "Q":
         if not (self.source or self.estimate):
             raise ValueError("no provenance: give source: (URL or document) or estimate: (reasoning)")
+        bad = [n for n in ("value", "low", "high") if getattr(self, n) is not None and not math.isfinite(getattr(self, n))]
+        if bad:  # YAML reads .inf / .nan as floats; no catalogue number is infinite
+            raise ValueError(f"{bad[0]} must be a finite number (got {getattr(self, bad[0])})")
         if self.value < 0:
             raise ValueError(f"must not be negative (got {self.value:g})")
         if self.low is not None and self.low > self.value:
