@@ -45,10 +45,31 @@ def _accept_on(rate: str, d, db: str, name: str) -> tuple[dict, int]:
     with build_fabric(2, rate) as fab:
         procs = [subprocess.Popen(fab.exec_prefix(r) + cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                   env=env) for r in range(2)]
-        outs = [p.communicate(timeout=300) for p in procs]
+        outs = _wait_all(procs, timeout=300)
     assert procs[1].returncode == 0, outs[1][1][-2000:]
     assert outs[0][0].strip(), outs[0][1][-2000:]
     return json.loads(outs[0][0]), procs[0].returncode
+
+
+def _wait_all(procs, timeout: float) -> list[tuple[str, str]]:
+    """Both nodes' output; on a hang, stop both (SIGTERM lets `rax accept` take its torchrun down)
+    and fail with what each node printed last, so a hang neither leaks processes nor hides why."""
+    try:
+        return [p.communicate(timeout=timeout) for p in procs]
+    except subprocess.TimeoutExpired:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+        outs = []
+        for p in procs:
+            try:
+                outs.append(p.communicate(timeout=30))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                outs.append(p.communicate())
+        tails = "\n".join(f"node{i} (exit {p.returncode}): {(o[1] or '')[-1500:]}"
+                          for i, (p, o) in enumerate(zip(procs, outs)))
+        pytest.fail(f"rax accept did not finish within {timeout:g} s on both nodes\n{tails}")
 
 
 def test_full_rate_passes_and_half_rate_fails_on_the_fabric(emulated_plan):

@@ -41,6 +41,9 @@ from raxlab.netemu.cleanup import terminate_as_interrupt
 
 STARTUP = "start-up (imports and rendezvous)"
 KILL_GRACE_S = 1.5
+# Workers of all nodes end within a few seconds of each other (they finish with a collective);
+# torch's own exit-barrier timeout is 300 s (torch/distributed/elastic/agent/server/api.py).
+EXIT_GRACE_S = 60.0
 
 
 class RankFailure(RaxError):
@@ -123,6 +126,7 @@ class _Session:
         self.t0 = time.perf_counter()
         self.last_progress = self.t0
         self.counters: bytes = b""
+        self.workers_seen, self.workers_gone_at, self.abandoned = False, None, False
 
     # -- starting ---------------------------------------------------------------
     def _env(self, rank: int, port: int) -> dict[str, str]:
@@ -219,7 +223,7 @@ class _Session:
         for r in self.procs:
             if r.exit_at is None and r.proc.poll() is not None:
                 r.exit_at = time.perf_counter()
-                if r.proc.returncode != 0:
+                if r.proc.returncode != 0 and not self.abandoned:
                     self._fail_soon()
 
     def _fail_soon(self) -> None:
@@ -238,7 +242,9 @@ class _Session:
 
     def _watchdog(self) -> None:
         if self.spec.torchrun_args is not None:
-            return  # torchrun watches its workers; their process-group timeout ends a hang
+            # torchrun watches its workers (their process-group timeout ends a hang); only its
+            # own wait at the exit barrier is left to watch
+            return self._exit_barrier_watch()
         now = time.perf_counter()
         counters = self.progress_path.read_bytes()
         if counters != self.counters:
@@ -246,6 +252,25 @@ class _Session:
         limit = self.spec.timeout_s if self.began else self.spec.setup_timeout_s
         if now - self.last_progress > limit:
             raise _hang(self.procs, counters, self.what, limit)
+
+    def _exit_barrier_watch(self) -> None:
+        """After its workers end, torchrun's agent waits at an exit barrier for every node's agent
+        (torch's default: 300 s). A peer node whose agent failed or vanished holds it there although
+        this node's results are all in: once the workers have been gone EXIT_GRACE_S, stop it."""
+        now = time.perf_counter()
+        live = [r for r in self.procs if r.exit_at is None]
+        if not live or any(_children(r.proc.pid) for r in live):
+            self.workers_seen, self.workers_gone_at = self.workers_seen or bool(live), None
+            return
+        if not self.workers_seen:
+            return  # still in the rendezvous: no worker started yet
+        self.workers_gone_at = self.workers_gone_at or now
+        if now - self.workers_gone_at > EXIT_GRACE_S:
+            print(f"rax: warning: torchrun was still at its exit barrier {EXIT_GRACE_S:g} s after this node's "
+                  "workers ended (another node's agent did not arrive); stopped it, this node's results are "
+                  "complete", file=sys.stderr)
+            self.abandoned = True
+            _kill_all([r.proc for r in live])
 
     # -- ending -----------------------------------------------------------------
     def close(self) -> None:
@@ -287,6 +312,17 @@ def _last_err(r: _Rank) -> str:
         lines = []
     lines = lines or list(r.tail)
     return lines[-1].strip()[:300] if lines else "no output"
+
+
+def _children(pid: int) -> list[int]:
+    """Child pids of a process, over all its threads (Linux /proc; [] when unreadable)."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            pass
+    return out
 
 
 def _state(pid: int) -> str:
