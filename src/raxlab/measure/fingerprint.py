@@ -13,7 +13,6 @@ import os
 import platform
 import socket
 import sys
-import time
 from pathlib import Path
 
 
@@ -109,25 +108,15 @@ def machine_id() -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
-def _cpu_times() -> tuple[int, int] | None:
-    """(idle, total) jiffies of all CPUs from /proc/stat (Linux), None elsewhere."""
-    first = _read("/proc/stat").split("\n", 1)[0].split()
-    if not first or first[0] != "cpu":
-        return None
-    vals = [int(v) for v in first[1:]]
-    return vals[3] + (vals[4] if len(vals) > 4 else 0), sum(vals)  # idle + iowait
-
-
 def cpu_in_use(window_s: float = 0.2) -> float | None:
     """Cores kept busy by other work right now, sampled over `window_s` while we sleep.
     The load average lags by minutes (a finished `pip install` still counts); this does not."""
-    a = _cpu_times()
-    if a is None:
+    import psutil
+
+    try:
+        return psutil.cpu_percent(interval=window_s) / 100.0 * (os.cpu_count() or 1)
+    except (OSError, RuntimeError):
         return None
-    time.sleep(window_s)
-    b = _cpu_times()
-    total = b[1] - a[1]
-    return None if total <= 0 else (1.0 - (b[0] - a[0]) / total) * (os.cpu_count() or 1)
 
 
 def load() -> dict:

@@ -314,15 +314,14 @@ def _last_err(r: _Rank) -> str:
     return lines[-1].strip()[:300] if lines else "no output"
 
 
-def _children(pid: int) -> list[int]:
-    """Child pids of a process, over all its threads (Linux /proc; [] when unreadable)."""
-    out = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            out += [int(c) for c in (task / "children").read_text().split()]
-        except (OSError, ValueError):
-            pass
-    return out
+def _children(pid: int) -> list:
+    """Child processes of `pid` ([] once it is gone)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).children()
+    except psutil.Error:
+        return []
 
 
 def _state(pid: int) -> str:
