@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -49,18 +48,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--serve", metavar="CONTROL", default=None, help="A/B arm mode: take commands from this file")
     p.add_argument("--rep-warmup", type=int, default=1, help="untimed rounds before each repetition (serve)")
     return p
-
-
-def _apply_arm_env(arm: transports.Arm, args) -> str | None:
-    """Set the arm's variables; returns the NCCL log directory (None for gloo)."""
-    log_dir = None
-    if arm.backend == "nccl":
-        log_dir = os.environ.get(transports.NCCL_LOG_ENV) or tempfile.mkdtemp(prefix="rax-nccl-")
-        os.makedirs(log_dir, exist_ok=True)
-    os.environ.update(transports.arm_env(arm, ifname=args.ifname, log_dir=log_dir, emulated=args.emulated))
-    if log_dir:
-        os.environ["NCCL_DEBUG_FILE"] = str(transports.nccl_log_path(log_dir, int(os.environ.get("RANK", "0"))))
-    return log_dir
 
 
 class Control:
@@ -159,7 +146,7 @@ def run(args) -> None:
     opts = options_from_args(args, steps=args.steps, max_seconds=args.max_seconds,
                              baseline=not args.no_baseline and not args.serve, split=not args.no_split)
     arm = transports.get_arm(args.transport)
-    log_dir = _apply_arm_env(arm, args)
+    log_dir = transports.apply_arm_env(arm, ifname=args.ifname, emulated=args.emulated)
     ctx = init_distributed(arm.backend, opts.timeout_s)
     if arm.backend == "gloo" and ctx.is_root:
         emit({"ev": "transport", "info": transports.describe_gloo(os.environ.get("GLOO_SOCKET_IFNAME"))})

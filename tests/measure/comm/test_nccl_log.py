@@ -4,6 +4,8 @@ Line formats: NVIDIA/nccl 2.30.7 (net_ib/init.cc, net_socket.cc, init.cc, transp
 p2p.cc, shm.cc, graph/topo.cc), as collected in ../shared/reference/measurement.md §2.2.
 """
 
+import os
+
 import pytest
 
 from raxlab.errors import RaxError
@@ -117,3 +119,18 @@ def test_arm_environments_force_the_transport():
     assert arm_env(ARMS["gloo"], ifname="lo") == {"GLOO_SOCKET_IFNAME": "lo"}
     with pytest.raises(RaxError, match="--gid-index"):
         arm_env(ARMS["gloo"], gid_index=3)
+
+
+def test_a_rank_applies_its_arm_and_logs_nccl_per_rank(monkeypatch, tmp_path):
+    from raxlab.measure.comm.transports import apply_arm_env
+
+    # a private copy of the environment: nothing the rank sets leaks into later tests
+    monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items()
+                                        if not k.startswith(("NCCL_", "GLOO_", "RAX_NCCL"))})
+    assert apply_arm_env(ARMS["gloo"], ifname="lo") is None
+    assert os.environ["GLOO_SOCKET_IFNAME"] == "lo" and "NCCL_DEBUG_FILE" not in os.environ
+    os.environ.update({"RAX_NCCL_LOG_DIR": str(tmp_path / "logs"), "RANK": "3"})
+    assert apply_arm_env(ARMS["nccl-socket"]) == str(tmp_path / "logs")
+    assert os.environ["NCCL_NET"] == "Socket"
+    assert os.environ["NCCL_DEBUG_FILE"] == str(tmp_path / "logs" / "nccl.rank3.log")
+    assert (tmp_path / "logs").is_dir()

@@ -14,6 +14,8 @@ transport differs from the arm's into a RaxError, so a wrong arm is never a resu
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +71,20 @@ def arm_env(arm: Arm, *, ifname: str | None = None, gid_index: int | None = None
         # NCCL would bypass the shaped links through P2P/SHM (§2.4 step 1).
         env.update({"NCCL_P2P_DISABLE": "1", "NCCL_SHM_DISABLE": "1"})
     return env
+
+
+def apply_arm_env(arm: Arm, *, ifname: str | None = None, gid_index: int | None = None,
+                  emulated: bool = False) -> str | None:
+    """In a rank process: set the arm's variables in os.environ before the process group starts,
+    and point NCCL's log at a per-rank file. Returns the NCCL log directory (None for gloo)."""
+    log_dir = None
+    if arm.backend == "nccl":
+        log_dir = os.environ.get(NCCL_LOG_ENV) or tempfile.mkdtemp(prefix="rax-nccl-")
+        os.makedirs(log_dir, exist_ok=True)
+    os.environ.update(arm_env(arm, ifname=ifname, gid_index=gid_index, log_dir=log_dir, emulated=emulated))
+    if log_dir:
+        os.environ["NCCL_DEBUG_FILE"] = str(nccl_log_path(log_dir, int(os.environ.get("RANK", "0"))))
+    return log_dir
 
 
 def require_available(arm: Arm, local_ranks: int) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 
 from raxlab.measure.comm import transports
 from raxlab.measure.comm.options import SweepOptions, add_sweep_arguments, sweep_from_args
@@ -34,21 +33,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--emulated", action="store_true", help="ranks share a host: keep NCCL off P2P/SHM")
     p.add_argument("--store", default=None, help="rank 0 writes results to this store (torchrun/srun use)")
     return p
-
-
-def _apply_arm_env(arm: transports.Arm, args) -> str | None:
-    """Set the arm's variables; returns the NCCL log directory (None for gloo)."""
-    log_dir = None
-    if arm.backend == "nccl":
-        log_dir = os.environ.get(transports.NCCL_LOG_ENV) or tempfile.mkdtemp(prefix="rax-nccl-")
-        os.makedirs(log_dir, exist_ok=True)
-    env = transports.arm_env(arm, ifname=args.ifname, gid_index=args.gid_index, log_dir=log_dir,
-                             emulated=args.emulated)
-    os.environ.update(env)
-    if log_dir:
-        rank = int(os.environ.get("RANK", "0"))
-        os.environ["NCCL_DEBUG_FILE"] = str(transports.nccl_log_path(log_dir, rank))
-    return log_dir
 
 
 def _fingerprints(ctx: RankContext) -> list[dict]:
@@ -86,7 +70,8 @@ def run(args) -> None:
     env_from_slurm()  # before the per-rank NCCL log name is chosen
     opts = sweep_from_args(args, args.transport)
     arm = transports.get_arm(opts.transport)
-    log_dir = _apply_arm_env(arm, args)
+    log_dir = transports.apply_arm_env(arm, ifname=args.ifname, gid_index=args.gid_index,
+                                         emulated=args.emulated)
     ctx = init_distributed(arm.backend, opts.timeout_s)
     sink, recorder = _make_sink(ctx, args, opts)
     try:
