@@ -163,12 +163,11 @@ def derive(result: dict, card: dict, tokens_per_sample: int | None, peaks: dict)
            "card_activation_bytes": card["activation_bytes_per_sample"] * p["batch"] if p["mode"] == "train" else None}
     prec = "fp32" if p["precision"] == "tf32" and "tf32" not in peaks.get("measured", {}) else p["precision"]
     meas, cat = peaks.get("measured", {}).get(prec), peaks.get("catalog", {}).get(p["precision"])
-    out["mfu_vs_measured_gemm"] = flops / meas if meas else None
+    # A step faster than the probe means the probe's kernel is not this precision's fastest
+    # path here (CPU bf16 without native support: torch.mm vs oneDNN under autocast), so
+    # it is no ceiling and a ratio over 100 % would mislead: N/A, with the reason.
+    out["mfu_vs_measured_gemm"] = flops / meas if meas and flops <= meas else None
     if meas and flops > meas:
-        # A step faster than the probe means the probe's kernel is not this precision's fastest
-        # path here (CPU bf16 without native support: torch.mm vs oneDNN under autocast), so
-        # it is no ceiling and a ratio over 100 % would mislead: N/A, with the reason.
-        out["mfu_vs_measured_gemm"] = None
         out["mfu_note"] = (f"step at {flops / meas:.1f}x the {prec} GEMM probe ({meas / 1e9:.3g} GFLOP/s): "
                            "the probe is no ceiling for this precision here, MFU vs GEMM N/A")
     out["mfu_vs_catalog_peak"] = flops / cat if cat else None

@@ -23,6 +23,11 @@ def _read(path: str) -> str:
         return ""
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity mask: taskset, cgroups, Slurm), not all the host has."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def cpu_info() -> dict:
     info: dict = {"arch": platform.machine(), "logical_cores": os.cpu_count()}
     text = _read("/proc/cpuinfo")
@@ -31,7 +36,7 @@ def cpu_info() -> dict:
     info["model"] = fields.get("model name") or platform.processor() or "unknown"
     info["flags"] = sorted(set(fields.get("flags", "").split()) & {
         "avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile", "asimd", "sve"})
-    info["usable_cores"] = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    info["usable_cores"] = usable_cores()
     mhz = _read("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq").strip()
     info["max_mhz"] = int(mhz) / 1000 if mhz.isdigit() else _float(fields.get("cpu MHz"))
     try:
@@ -121,7 +126,7 @@ def cpu_in_use(window_s: float = 0.2) -> float | None:
 
 def load() -> dict:
     """Other work on the cores when the measurement started: it inflates the noise."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = usable_cores()
     try:
         one, five, _ = os.getloadavg()
     except OSError:

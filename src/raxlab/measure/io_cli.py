@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 from raxlab.errors import RaxError
 from raxlab.measure import io, isolate
+from raxlab.measure.fingerprint import usable_cores
 from raxlab.measure.session import Job, Session
 
 
@@ -32,7 +31,7 @@ def run_io(args) -> dict:
     batch = args.batch if args.batch is not None else (wl.spec.micro_batch or 1)
     if batch < 1:
         raise RaxError(f"must be >= 1, got {batch}", field="--batch")
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = usable_cores()
     max_w = cores if args.max_workers is None else args.max_workers
     if max_w < 0:
         raise RaxError(f"must be >= 0, got {max_w}", field="--max-workers")
