@@ -46,7 +46,7 @@ def evaluate_training(model, hc, la: LayoutArrays, *, gpus, mem_bytes, w_bytes: 
     samples = la.gb / step
     total = out["memory"]["total"]
     return {"step_time_s": step, "samples_per_s": samples, "tokens_per_s": samples * seq,
-            "mfu": samples * flops_per_sample / (la.tp * la.pp * la.dp) / hc.peak,
+            "mfu": samples * flops_per_sample / (la.tp * la.pp * la.cp * la.dp) / hc.peak,
             "memory_bytes": total, "fits": total <= _usable(mem_bytes), "problem": problem,
             "ok": (problem == 0) & (total <= _usable(mem_bytes)), "terms": out["terms"]}
 
