@@ -100,9 +100,9 @@ def document(result: dict):
 
 def write(result: dict, out_dir: str) -> dict[str, str]:
     from raxlab.report.html import render
-    from raxlab.report.output import write_atomic
+    from raxlab.outfile import write_file
 
-    d = Path(out_dir)
-    j = write_atomic(d / "acceptance.json", json.dumps(result, indent=2, allow_nan=False, default=str) + "\n")
-    h = write_atomic(d / "acceptance.html", render(document(result)))
+    d = Path(out_dir)  # write_file expands ~ (and refuses an unknown user's) for each file
+    j = write_file(d / "acceptance.json", json.dumps(result, indent=2, allow_nan=False, default=str) + "\n")
+    h = write_file(d / "acceptance.html", render(document(result)))
     return {"json": str(j), "html": str(h)}

@@ -57,6 +57,10 @@ def run(args) -> int:
 
     if args.oversubscription < 1:
         raise RaxError(f"must be >= 1 (1 = non-blocking), got {args.oversubscription}", field="--oversubscription")
+    if args.out:  # a bad --out fails before the search, not after it
+        from raxlab.outfile import check_target
+
+        check_target(args.out, field="--out")
     cat = load(args)
     if args.storage:
         cat.storage(args.storage)
@@ -64,11 +68,9 @@ def run(args) -> int:
                          measured_fabric=args.measured_fabric, measured_rails=args.measured_rails,
                          options=_options(args), trust_code=args.trust_code)
     if args.out:
-        try:
-            with open(args.out, "w", encoding="utf-8") as f:
-                json.dump(plan, f, indent=2, allow_nan=False)
-        except OSError as e:
-            raise RaxError(f"cannot write {args.out}: {e}", field="--out") from e
+        from raxlab.outfile import write_file
+
+        write_file(args.out, json.dumps(plan, indent=2, allow_nan=False) + "\n", field="--out")
     emit(args, plan, _render)
     return 0
 

@@ -30,6 +30,10 @@ def run(args) -> int:
 
     from raxlab.pipeline import DEFAULT_WORKLOAD, Pipeline, RunOptions
 
+    if args.out:  # a link, device or missing directory fails now, not after minutes of measuring
+        from raxlab.outfile import check_target
+
+        check_target(args.out, field="--out")
     opts = RunOptions(workload=args.workload or DEFAULT_WORKLOAD, trust_code=args.trust_code, quick=args.quick,
                       no_comm=args.no_comm, skip=[s.strip() for s in args.skip.split(",") if s.strip()],
                       max_minutes=args.max_minutes, resume=args.resume, store=args.store,

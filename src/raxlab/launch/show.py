@@ -69,16 +69,18 @@ def write_slurm(spec: ClusterSpec, job: Job, args, store: str | None) -> dict:
 
     store = os.path.abspath(store or os.environ.get("RAX_STORE") or str(default_path()))
     out_dir = os.path.dirname(os.path.abspath(args.out)) if args.out else os.getcwd()
-    os.makedirs(out_dir, exist_ok=True)  # Slurm fails a job whose --output directory is missing
+    try:
+        os.makedirs(out_dir, exist_ok=True)  # Slurm fails a job whose --output directory is missing
+    except OSError as exc:
+        raise RaxError(f"cannot create {out_dir!r}: {exc.strerror or exc}", field="--out") from None
     opts = SlurmOptions(args.partition, args.time, args.gpus_per_node, args.account, out_dir, _env_bin())
     text = sbatch_script(spec, job, opts, store)
     bash_check(text)
     path = args.out or (f"rax-launch-{spec.rdzv_id}.sbatch" if args.submit else None)
     if path:
-        try:
-            Path(path).write_text(text)
-        except OSError as exc:
-            raise RaxError(f"cannot write {path}: {exc.strerror}", field="--out") from None
+        from raxlab.outfile import write_file
+
+        write_file(path, text, field="--out")
     return {"script": text, "path": path, "store": store, "submitted": _submit(path) if args.submit else None}
 
 

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from raxlab.errors import RaxError
-from raxlab.report.output import move_atomic, prepare, temp_path
+from raxlab.outfile import atomic_path
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 QUIET_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -51,21 +51,18 @@ def chromium_cmd(exe: str, profile: str, *extra: str) -> list[str]:
 def html_to_pdf(html_path: Path, out: Path, timeout_s: float = TIMEOUT_S) -> Path:
     """Print `html_path` (a file) to `out` atomically."""
     exe = require_chromium()
-    out = prepare(out)
-    tmp = temp_path(out, ".pdf")
-    with tempfile.TemporaryDirectory(prefix="rax-chromium-") as profile:
+    with atomic_path(out, field="--out", suffix=".pdf") as tmp, \
+            tempfile.TemporaryDirectory(prefix="rax-chromium-") as profile:
         cmd = chromium_cmd(exe, profile, "--no-pdf-header-footer", f"--print-to-pdf={tmp}",
                            html_path.resolve().as_uri())
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
-            tmp.unlink(missing_ok=True)
             raise RaxError(f"Chromium did not print the PDF within {timeout_s:g} s", field="--format") from None
-    if proc.returncode != 0 or not tmp.exists() or tmp.stat().st_size < 100 or not tmp.read_bytes()[:5] == b"%PDF-":
-        tmp.unlink(missing_ok=True)
-        tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
-        raise RaxError(f"Chromium failed to print the PDF (exit {proc.returncode}): {tail}", field="--format")
-    return move_atomic(tmp, out)
+        if proc.returncode != 0 or tmp.stat().st_size < 100 or not tmp.read_bytes()[:5] == b"%PDF-":
+            tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
+            raise RaxError(f"Chromium failed to print the PDF (exit {proc.returncode}): {tail}", field="--format")
+    return Path(out).expanduser()
 
 
 def count_pages(pdf: bytes) -> int:
