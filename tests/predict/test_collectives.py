@@ -66,3 +66,25 @@ def test_latency_term_counts_ring_steps():
 def test_unknown_collective_is_an_error():
     with pytest.raises(ValueError):
         c.group_time("broadcast", 1.0, 2, 2, _hc())
+
+
+def test_all_to_all_inside_a_node_uses_nvlink_only():
+    # 8 ranks on one node, 8 GB buffer each: 7/8 of it leaves the rank over NVLink at 200 GB/s
+    t = c.group_time("all_to_all", 8e9, 8, 8, _hc(alpha_intra=1e-6, base=2e-6))
+    assert float(t) == pytest.approx(1e-6 + 7 / 8 * 8e9 / 200e9 + 2e-6)
+
+
+def test_all_to_all_across_nodes_is_bound_by_the_slower_of_nvlink_and_rails():
+    # 32 ranks on 4 nodes: 7/32 of the buffer over NVLink at 200 GB/s (8.75 ms),
+    # 24/32 over the rails at 25 GB/s per GPU; they overlap, the rails dominate
+    t = float(c.group_time("all_to_all", 8e9, 32, 8, _hc(alpha_inter=1e-5)))
+    assert t == pytest.approx(1e-5 + 24 / 32 * 8e9 / 25e9)
+
+
+def test_all_to_all_beyond_a_leaf_is_bisection_limited():
+    # 8 nodes, 2 per leaf, 4:1 taper: 48 of 64 peers' bytes leave the leaf at a quarter of the NIC rate
+    hc = _hc(oversub=4.0, nodes_per_leaf=2)
+    t = float(c.group_time("all_to_all", 8e9, 64, 8, hc))
+    assert t == pytest.approx(48 / 64 * 8e9 * 4.0 / 25e9)
+    flat = float(c.group_time("all_to_all", 8e9, 64, 8, _hc()))
+    assert flat == pytest.approx(56 / 64 * 8e9 / 25e9) and flat < t

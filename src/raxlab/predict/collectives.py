@@ -79,9 +79,34 @@ def _inter_bw(hc, nodes):
     return np.where(spans, hc.inter_bw / hc.oversub, hc.inter_bw)
 
 
+def all_to_all(nbytes, p, k, hc):
+    """NCCL all-to-all: p−1 concurrent point-to-point sends per rank, no ring or tree.
+
+    `nbytes` is the whole buffer one rank holds (nccl-tests alltoall: count per peer × p, its own
+    chunk included), so a rank sends (p−1)/p of it: (k−1)/p to node peers over the scale-up link
+    and (p−k)/p to the other nodes over its share of the node's rails. The two run concurrently.
+    Across leaf switches the bytes bound for other leaves also cross the tapered uplinks: a leaf
+    holding L nodes sends (p − L·k)/p of every rank's buffer up, at 1/oversubscription of the
+    NICs' rate (bisection-limited). Latency: one network step (or one NVLink step inside a node)."""
+    p = np.maximum(np.asarray(p, dtype=float), 1.0)
+    k = np.clip(k, 1.0, p)
+    nodes = np.ceil(p / k)
+    t_intra = nbytes * (k - 1) / p / hc.intra_bw
+    npl = np.asarray(hc.nodes_per_leaf, dtype=float)
+    leaf_nodes = np.where((npl > 0) & (nodes > npl), npl, nodes)
+    cross = nbytes * (p - leaf_nodes * k) / p * np.maximum(hc.oversub, 1.0)
+    t_inter = np.maximum(nbytes * (p - k) / p, cross) / np.maximum(hc.inter_bw, 1e-30)
+    lat = np.where(nodes > 1, hc.alpha_inter, hc.alpha_intra)
+    return np.where(p > 1, lat + np.maximum(t_intra, np.where(nodes > 1, t_inter, 0.0)) + hc.base, 0.0)
+
+
 def group_time(kind: str, nbytes, p, k, hc):
-    """Time of one collective `kind` (all_reduce | all_gather | reduce_scatter) over a group of
-    `p` ranks placed `k` per node, on hardware constants `hc` (see hardware.HwConsts)."""
+    """Time of one collective `kind` (all_reduce | all_gather | reduce_scatter | all_to_all) over
+    a group of `p` ranks placed `k` per node, on hardware constants `hc` (see hardware.HwConsts).
+    `nbytes` is the whole buffer (nccl-tests convention: for all-gather the gathered output, for
+    all-to-all the buffer one rank sends, its own chunk included)."""
+    if kind == "all_to_all":
+        return all_to_all(nbytes, p, k, hc)
     p = np.maximum(np.asarray(p, dtype=float), 1.0)
     k = np.clip(k, 1.0, p)
     nodes = np.ceil(p / k)
@@ -96,7 +121,7 @@ def group_time(kind: str, nbytes, p, k, hc):
         hier = np.minimum(hierarchical_allgather(nbytes, k, nodes, *links),
                           pipelined_ring(nbytes, p, k, nodes, *links, factor=1.0))
     else:
-        raise ValueError(f"unknown collective {kind!r}")
+        raise ValueError(f"unknown collective {kind!r}; known: all_reduce, all_gather, reduce_scatter, all_to_all")
     t = np.where(nodes > 1, hier, flat)
     return np.where(p > 1, t + hc.base, 0.0)
 
