@@ -16,7 +16,7 @@ from raxlab.store import Store
 def plan_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("plan") / "plan.json"
     assert main(["plan", "llama3-8b", "--accelerators", "h100-sxm", "--fabrics", "ib-ndr", "--max-nodes", "16",
-                 "--out", str(path), "--json"]) == 0
+                 "--out", str(path), "--json"]) in (0, 5)  # 5: the closest plan (16 nodes miss the deadline)
     return str(path)
 
 

@@ -56,3 +56,16 @@ def test_bad_input_is_one_line(capsys, extra, start):
     assert main([*ARGS, *extra]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(start) and "\n" not in err
+
+
+def test_no_plan_meets_the_targets_exits_5(capsys):
+    args = [a if a != "deadline_days=6" else "deadline_days=0.001" for a in ARGS]
+    assert main([*args, "--json"]) == 5
+    assert json.loads(capsys.readouterr().out)["recommendation"]["status"] == "closest"
+
+
+def test_run_and_target_take_comma_lists(capsys):
+    args = [a for a in ARGS if a not in ("--target", "deadline_days=6")]
+    assert main([*args, "--target", "deadline_days=6,budget_usd=1e9", "--json"]) == 0
+    o = json.loads(capsys.readouterr().out)["objective"]
+    assert o["caps"]["budget_usd"] == 1e9 and o["deadline_s"] == 6 * 86400

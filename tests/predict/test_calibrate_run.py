@@ -125,8 +125,8 @@ def test_cli_calibrate_json(store, compute_run, capsys):
 
 def test_predict_with_a_measured_fabric(store, capsys):
     rid = _comm_run(store, busbw=1e9)
-    base = ["predict", "--workload", "llama3-8b", "--gpu", "h100-sxm", "--gpus", "64", "--fabric", "ib-ndr",
-            "--dp", "64", "--global-batch", "64", "--micro-batch", "1", "--seq-len", "4096", "--json",
+    base = ["predict", "llama3-8b", "--gpu", "h100-sxm", "--gpus", "64", "--fabric", "ib-ndr",
+            "--dp", "64", "--global-batch", "64", "--micro-batch", "1", "--seq-len", "4096", "--zero", "1", "--json",
             "--store", str(store.path)]
     assert main(base) == 0
     prior = json.loads(capsys.readouterr().out)

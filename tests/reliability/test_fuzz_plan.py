@@ -43,7 +43,7 @@ def plan():
         out = Path(d) / "plan.json"
         code, _, err = cli("plan", "llama3-8b", "--accelerators", "h100-sxm", "--fabrics", "ib-ndr", "--max-nodes",
                            "16", "--out", out, "--json")
-        assert code == 0, err
+        assert code in (0, 5), err  # 5: no candidate of <= 16 nodes meets the targets; the plan is written
         yield Plan(json.loads(out.read_text()), Path(d))
 
 

@@ -12,12 +12,12 @@ import argparse
 import sys
 
 from raxlab.cli._catalog import add_catalog_override, load
-from raxlab.cli.common import add_json, add_store, console, emit
+from raxlab.cli.common import EXIT_CHECK_FAILED, EXIT_INCOMPLETE, EXIT_OK, add_json, add_store, console, emit
 
 COMMAND = "accept"
 HELP = "acceptance test of a delivered cluster against a plan: measured vs projected, pass/fail report"
 ORDER = 48
-EXIT = {"pass": 0, "fail": 1, "incomplete": 3}
+EXIT = {"pass": EXIT_OK, "fail": EXIT_CHECK_FAILED, "incomplete": EXIT_INCOMPLETE}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from raxlab.cli.common import add_json, add_store, emit
+from raxlab.cli.common import EXIT_CHECK_FAILED, EXIT_OK, add_json, add_store, emit
 from raxlab.errors import RaxError
 
 COMMAND = ("bench", "comm")
@@ -73,7 +73,7 @@ def run(args) -> int:
                       on_event=on_event)
     link = (result.params.get("fabric") or {}).get("shaping") or {}
     emit(args, result.to_dict(), lambda r: _render(r, link.get("rate_GBps")))
-    return 1 if any(r.get("correct") is False for r in result.rows) else 0
+    return EXIT_CHECK_FAILED if any(r.get("correct") is False for r in result.rows) else EXIT_OK
 
 
 def _render(result: dict, link_GBps: float | None) -> None:

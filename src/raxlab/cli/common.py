@@ -19,15 +19,84 @@ def add_store(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_workload(parser: argparse.ArgumentParser, required: bool = True) -> None:
+def add_workload(parser: argparse.ArgumentParser, required: bool = True, *, deprecated_flag: bool = False) -> None:
+    """WORKLOAD as the first positional argument (the grammar of every command that takes one).
+
+    `deprecated_flag`: also accept the old `--workload REF` (warns on stderr); read the value
+    with `workload_ref(args)`."""
     parser.add_argument(
-        "workload", metavar="WORKLOAD", nargs=None if required else "?",
+        "workload", metavar="WORKLOAD", nargs="?" if (deprecated_flag or not required) else None,
         help="a WorkloadSpec YAML file or a preset name (see `rax presets`)",
     )
+    if deprecated_flag:
+        parser.add_argument("--workload", dest="workload_flag", metavar="WORKLOAD", help=argparse.SUPPRESS)
+        parser.set_defaults(_workload_required=required)
     parser.add_argument(
         "--trust-code", action="store_true",
         help="allow the workload to import and run your own Python code (package.module:factory)",
     )
+
+
+def workload_ref(args: argparse.Namespace) -> str | None:
+    """The WORKLOAD positional, or the deprecated `--workload` flag (with a warning on stderr)."""
+    from raxlab.errors import RaxError
+
+    pos, flag = getattr(args, "workload", None), getattr(args, "workload_flag", None)
+    if pos and flag:
+        raise RaxError("give the workload once, as the first argument (--workload is deprecated)", field="WORKLOAD")
+    if flag:
+        warn("--workload is deprecated: give the workload as the first argument, e.g. `rax predict llama3-8b ...`")
+    ref = pos or flag
+    if ref is None and getattr(args, "_workload_required", False):
+        raise RaxError("missing: a WorkloadSpec YAML file or a preset name (see `rax presets`)", field="WORKLOAD")
+    return ref
+
+
+def warn(message: str) -> None:
+    """A warning for people: always on stderr, so `--json > file` stays valid JSON."""
+    print(f"rax: warning: {message}", file=sys.stderr)
+
+
+def _split(text: str, flag: str) -> list[str]:
+    items = [x.strip() for x in str(text).split(",")]
+    if not items or any(not x for x in items):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma list (e.g. 1,2,4)")
+    return items
+
+
+def int_list(text: str) -> list[int]:
+    """argparse type of a list-valued integer flag: `4` or `1,2,4,8` (every value >= 0)."""
+    out = []
+    for x in _split(text, "int"):
+        try:
+            v = int(x)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{x!r} is not an integer (give a comma list such as 1,2,4)") from None
+        if v < 0:
+            raise argparse.ArgumentTypeError(f"{v} is negative")
+        out.append(v)
+    return out
+
+
+def str_list(text: str) -> list[str]:
+    """argparse type of a list-valued name flag: `h100-sxm` or `h100-sxm,b200`."""
+    return _split(text, "str")
+
+
+def extend_list(parser: argparse.ArgumentParser, *flags: str, **kw) -> argparse.Action:
+    """A repeatable flag that also takes comma lists: `--run a --run b` == `--run a,b`."""
+    return parser.add_argument(*flags, action="extend", type=str_list, default=[], **kw)
+
+
+def deprecated_alias(parser: argparse.ArgumentParser, old: str, new: str, dest: str, **kw) -> None:
+    """Accept `old` for a while as another spelling of `new` (warns on stderr; hidden in --help)."""
+
+    class _Alias(argparse.Action):
+        def __call__(self, p, namespace, values, option_string=None):
+            warn(f"{old} is deprecated here; use {new}")
+            setattr(namespace, self.dest, values)
+
+    parser.add_argument(old, dest=dest, action=_Alias, help=argparse.SUPPRESS, default=argparse.SUPPRESS, **kw)
 
 
 def emit(args: argparse.Namespace, data: Any, render: Callable[[Any], None]) -> None:
@@ -58,3 +127,24 @@ def console():
 
     width = int(os.environ.get("COLUMNS", 0)) or max(shutil.get_terminal_size((140, 24)).columns, 140)
     return Console(width=width)
+
+
+# Exit codes of every command (README "Exit codes", `rax --help`): scripts can tell a refused
+# input from "it ran and the answer is no".
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1  # a check said no: `rax accept` failed, `rax bench comm` saw wrong results
+EXIT_USAGE = 2  # bad input: one line `rax: error: FIELD: ...` on stderr
+EXIT_INCOMPLETE = 3  # `rax accept`: a check could not be made
+EXIT_NO_FIT = 4  # `rax predict`: the layout does not fit in GPU memory (a sweep: none fits and runs)
+EXIT_NO_PLAN = 5  # `rax plan`: no candidate meets every target (the closest one is shown)
+EXIT_INTERRUPTED = 130  # Ctrl-C / SIGTERM: what was measured is kept
+EXIT_CODES = {
+    EXIT_OK: "success",
+    EXIT_CHECK_FAILED: "a check said no (rax accept: fail; rax bench comm: wrong results); an unexpected crash "
+                       "also exits 1, with a traceback",
+    EXIT_USAGE: "bad input: a one-line `rax: error: FIELD: ...` on stderr",
+    EXIT_INCOMPLETE: "rax accept: a check could not be made",
+    EXIT_NO_FIT: "rax predict: the layout does not fit in GPU memory (a sweep: no layout fits and runs)",
+    EXIT_NO_PLAN: "rax plan: no candidate meets every target (the closest one is shown)",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C, SIGTERM); every finished point is kept",
+}

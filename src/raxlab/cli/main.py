@@ -39,8 +39,13 @@ def _command_modules():
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from raxlab.cli.common import EXIT_CODES
+
     parser = argparse.ArgumentParser(
-        prog="rax", description="RA:X: test-based AI-infrastructure sizing lab"
+        prog="rax", description="RA:X: test-based AI-infrastructure sizing lab",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="exit codes:\n" + "\n".join(f"  {code:>3}  {what}" for code, what in EXIT_CODES.items())
+        + "\n\n--json prints only JSON on stdout; progress and warnings go to stderr.",
     )
     parser.add_argument("--version", action="version", version=f"rax {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")

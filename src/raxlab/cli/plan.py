@@ -1,9 +1,10 @@
 """`rax plan WORKLOAD`: the purchase guideline — what to buy, how many, which network and
 precision, what it costs and why — from the workload card, its targets, the catalogue and the
-measurements of stored runs (`--run`, repeatable)."""
+measurements of stored runs (`--run`, a comma list or repeated). Exit code 5 when no candidate
+meets every target (the closest one is shown; `rax --help`, README "Exit codes")."""
 
 from raxlab.cli._catalog import add_catalog_override, load
-from raxlab.cli.common import add_json, add_store, add_workload, console, emit
+from raxlab.cli.common import EXIT_NO_PLAN, EXIT_OK, add_json, add_store, add_workload, console, emit, extend_list
 
 COMMAND = "plan"
 HELP = "recommend what to buy for a workload's targets: GPUs, nodes, fabric, precision, cost, verdicts"
@@ -12,10 +13,11 @@ ORDER = 45
 
 def add_arguments(p):
     add_workload(p)
-    p.add_argument("--run", action="append", default=[], metavar="RUN",
-                   help="stored run whose measurements to use (comm fits, compute calibration, A/B); repeatable")
-    p.add_argument("--target", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a target of the workload, e.g. deadline_days=30 or budget_usd=5e6; repeatable")
+    extend_list(p, "--run", metavar="RUN",
+                help="stored runs whose measurements to use (comm fits incl. `rax import nccl-tests`, compute "
+                     "calibration, A/B, `rax import train-log` points): a comma list, or repeat the flag")
+    extend_list(p, "--target", metavar="KEY=VALUE",
+                help="override targets of the workload, e.g. deadline_days=30,budget_usd=5e6 (or repeat the flag)")
     p.add_argument("--measured-fabric", metavar="FABRIC",
                    help="catalogue fabric the --run comm measurement ran on (e.g. roce-200), to apply its fit")
     p.add_argument("--measured-rails", type=int, metavar="N", help="NIC rails per node in that measurement (default 1)")
@@ -72,7 +74,7 @@ def run(args) -> int:
 
         write_file(args.out, json.dumps(plan, indent=2, allow_nan=False) + "\n", field="--out")
     emit(args, plan, _render)
-    return 0
+    return EXIT_OK if (plan.get("recommendation") or {}).get("status") == "meets-all-targets" else EXIT_NO_PLAN
 
 
 # ---------------------------------------------------------------------------------- rendering

@@ -1,39 +1,55 @@
-"""`rax predict`: project a workload onto one explicit candidate cluster and layout."""
+"""`rax predict WORKLOAD`: project a workload onto a candidate cluster and layout.
 
-from raxlab.cli.common import add_json, add_store, console, emit
+List-valued layout and hardware flags sweep: `--tp 1,2,4,8 --pp 1,2,4 --micro-batch 1,2 --gpu
+h100-sxm,b200` projects every combination and prints a table sorted by throughput, with the
+layouts that do not fit or cannot run and why. Exit code 4 when the layout (every layout of a
+sweep) does not fit or cannot run (`rax --help`, README "Exit codes").
+"""
+
+import argparse
+import itertools
+
+from raxlab.cli._catalog import add_catalog_override
+from raxlab.cli.common import (EXIT_NO_FIT, EXIT_OK, add_json, add_store, add_workload, console, deprecated_alias,
+                               emit, int_list, str_list, workload_ref)
 
 COMMAND = "predict"
 HELP = "project step time, throughput, memory and error band of a workload on a candidate cluster"
 ORDER = 40
 
+# Flags that take a comma list and sweep (dest -> single-value default); every other flag is one value.
+SWEEP = {"gpu": None, "fabric": None, "precision": "bf16", "recompute": "none", "tp": 1, "pp": 1, "dp": None,
+         "vpp": 1, "micro_batch": None, "zero": 0}
+
 
 def add_arguments(p):
-    p.add_argument("--workload", required=True, help="a WorkloadSpec YAML file or a preset name (see `rax presets`)")
-    p.add_argument("--trust-code", action="store_true", help="allow the workload to run your own Python code")
-    hw = p.add_argument_group("hardware (catalogue names: `rax catalog list`)")
-    hw.add_argument("--gpu", required=True, help="accelerator, e.g. h100-sxm")
+    add_workload(p, deprecated_flag=True)
+    hw = p.add_argument_group("hardware (catalogue names: `rax catalog list`; comma lists sweep)")
+    hw.add_argument("--gpu", type=str_list, required=True, help="accelerator(s), e.g. h100-sxm or h100-sxm,b200")
     hw.add_argument("--server", help="server design (default: the first that takes the GPU)")
     hw.add_argument("--gpus", type=int, help="total GPUs (default: tp x pp x dp)")
     hw.add_argument("--gpus-per-node", type=int, help="GPUs per node (default: the server's)")
-    hw.add_argument("--fabric", help="scale-out fabric, e.g. ib-ndr, roce-400, tcp-100")
+    hw.add_argument("--fabric", type=str_list, help="scale-out fabric(s), e.g. ib-ndr, roce-400, tcp-100")
     hw.add_argument("--rails", type=int, help="NICs per node on the fabric (default: one per GPU)")
     hw.add_argument("--oversubscription", type=float, default=1.0, help="fat-tree taper above the leaf (default 1)")
     hw.add_argument("--nodes-per-leaf", type=int, default=0, help="nodes under one leaf switch (0: non-blocking)")
-    hw.add_argument("--comm-run", metavar="RUN", help="a stored `rax bench comm` run whose measured all-reduce alpha-beta "
-                    "replaces the fabric prior (its busbw taken as each GPU's share of the scale-out fabric)")
+    hw.add_argument("--comm-run", metavar="RUN", help="a stored `rax bench comm` (or `rax import nccl-tests`) run whose "
+                    "measured all-reduce alpha-beta replaces the fabric prior (its busbw taken as each GPU's share "
+                    "of the scale-out fabric)")
     hw.add_argument("--comm-transport", help="with --comm-run: which measured transport (when it holds several)")
     hw.add_argument("--comm-ranks", type=int, help="with --comm-run: which measured rank count (when several)")
-    lay = p.add_argument_group("layout")
-    for flag in ("--tp", "--pp"):
-        lay.add_argument(flag, type=int, default=1)
-    lay.add_argument("--dp", type=int, help="data parallel (default: gpus / (tp x pp))")
-    lay.add_argument("--vpp", type=int, default=1, help="model chunks per pipeline stage (interleaved 1F1B)")
-    lay.add_argument("--micro-batch", type=int, help="sequences per micro-batch (default: the workload's)")
+    lay = p.add_argument_group("layout (comma lists sweep, e.g. --tp 1,2,4,8 --pp 1,2)")
+    lay.add_argument("--tp", type=int_list, default=[1], help="tensor parallel (default 1)")
+    lay.add_argument("--pp", type=int_list, default=[1], help="pipeline parallel (default 1)")
+    lay.add_argument("--dp", type=int_list, help="data parallel (default: gpus / (tp x pp))")
+    lay.add_argument("--vpp", type=int_list, default=[1], help="model chunks per pipeline stage (interleaved 1F1B)")
+    lay.add_argument("--micro-batch", type=int_list, help="sequences per micro-batch (default: the workload's)")
     lay.add_argument("--global-batch", type=int, help="sequences per optimizer step (default: the workload's)")
     lay.add_argument("--seq-len", type=int, help="tokens per sequence (default: the workload's)")
-    lay.add_argument("--precision", default="bf16", help="fp32, tf32, bf16, fp16 or fp8 (default bf16)")
-    lay.add_argument("--recompute", default="none", help="none, selective or full activation recomputation")
-    lay.add_argument("--zero", type=int, default=0, help="ZeRO stage 0-3")
+    lay.add_argument("--precision", type=str_list, default=["bf16"], help="fp32, tf32, bf16, fp16 or fp8 (default bf16)")
+    lay.add_argument("--recompute", type=str_list, default=["none"],
+                     help="none, selective or full activation recomputation")
+    lay.add_argument("--zero", type=int_list, default=[0], help="ZeRO stage 0-3")
     lay.add_argument("--fsdp", action="store_true", help="FSDP full sharding (= ZeRO-3)")
     lay.add_argument("--zero3-gather", default="prefetch", choices=("prefetch", "blocking"),
                      help="ZeRO-3 weight gathers: prefetch (FSDP-style, overlapped; default) or blocking "
@@ -43,37 +59,94 @@ def add_arguments(p):
     lay.add_argument("--no-overlap-grad-reduce", action="store_true", help="DP gradient sync after backward")
     inf = p.add_argument_group("inference (--infer)")
     inf.add_argument("--infer", action="store_true", help="project serving instead of training")
-    inf.add_argument("--batch", type=int, nargs="+", default=[1, 8, 32, 128], help="decode batch sizes")
+    inf.add_argument("--decode-batch", type=int_list, default=[1, 8, 32, 128],
+                     help="decode batch sizes, a comma list (default 1,8,32,128)")
+    deprecated_alias(inf, "--batch", "--decode-batch", dest="decode_batch", type=int, nargs="+")
     inf.add_argument("--prompt", type=int, default=1024, help="prompt tokens per request")
     inf.add_argument("--gen", type=int, default=256, help="generated tokens per request")
+    add_catalog_override(p)
     add_json(p)
     add_store(p)
 
 
 def run(args) -> int:
-    from raxlab.catalog import load_catalog
-    from raxlab.predict import api
-    from raxlab.predict.adapter import hardware_from_catalog
+    from raxlab.cli._catalog import load
+    from raxlab.errors import RaxError
+
+    ref = workload_ref(args)
+    card, spec = _card(ref, args)
+    measured = _measured_fabric(args)
+    cat, hw_cache = load(args), {}
+    combos = _combos(args)
+    if args.infer:
+        if len(combos) > 1:
+            raise RaxError("a sweep projects training; --infer takes one value per flag (and a --decode-batch list)",
+                           field="--infer")
+        hw, notes = _hardware(cat, combos[0], args, measured, hw_cache)
+        emit(args, _inference(card, hw, combos[0], notes), _render_infer)
+        return EXIT_OK
+    if len(combos) == 1:
+        hw, notes = _hardware(cat, combos[0], args, measured, hw_cache)
+        d = {"workload": card.name, **_train(card, spec, hw, combos[0], notes).to_dict()}
+        emit(args, d, _render_train)
+        return EXIT_OK if d["fits"] else EXIT_NO_FIT
+    from raxlab.cli._sweep import render_sweep
+    from raxlab.predict.api import usable_memory
+    from raxlab.predict.projection import GIB
+    from raxlab.predict.sweep import run_sweep
+
+    def project(c):
+        hw, notes = _hardware(cat, c, args, measured, hw_cache)
+        return _train(card, spec, hw, c, notes), usable_memory(hw) / GIB
+
+    table = run_sweep(combos, project, lambda c: {k: getattr(c, k) for k in SWEEP})
+    emit(args, {"workload": card.name, **table}, render_sweep)
+    return EXIT_OK if table["fitting"] else EXIT_NO_FIT
+
+
+def _card(ref: str, args):
+    """The workload's card and spec."""
     from raxlab.workload import build_card, load_workload
 
-    wl = load_workload(args.workload, trust_code=args.trust_code)
-    measured = _measured_fabric(args)
-    hw, notes = hardware_from_catalog(load_catalog(), gpu=args.gpu, server=args.server, fabric=args.fabric,
-                                      rails=args.rails, gpus_per_node=args.gpus_per_node,
-                                      oversubscription=args.oversubscription, nodes_per_leaf=args.nodes_per_leaf,
-                                      measured_inter=measured)
-    if measured is not None:
-        notes = [*notes, f"scale-out fabric: {measured.source} (replaces the {args.fabric or 'fabric'} prior)"]
-    card = build_card(wl)
-    if args.infer:
-        emit(args, _inference(api, card, hw, args, notes), _render_infer)
-        return 0
-    layout = _layout(args, wl.spec)
-    proj = api.predict_card_training(card, hw, layout, args.precision, gpus=args.gpus or layout.gpus,
-                                     seq=args.seq_len, data_s_per_sample=None,
-                                     assumptions=api_notes(notes, args.precision))
-    emit(args, {"workload": wl.name, **proj.to_dict()}, _render_train)
-    return 0
+    wl = load_workload(ref, trust_code=args.trust_code)
+    return build_card(wl), wl.spec
+
+
+def _combos(args) -> list[argparse.Namespace]:
+    """One Namespace per combination of the list-valued flags, each with one value per flag."""
+    names = list(SWEEP)
+    values = [getattr(args, n) if getattr(args, n) is not None else [SWEEP[n]] for n in names]
+    out = []
+    for combo in itertools.product(*values):
+        ns = argparse.Namespace(**vars(args))
+        for n, v in zip(names, combo):
+            setattr(ns, n, v)
+        out.append(ns)
+    return out
+
+
+def _hardware(cat, c, args, measured, cache: dict):
+    """(Hardware, notes) for a combination's accelerator and fabric (built once per pair)."""
+    from raxlab.predict.adapter import hardware_from_catalog
+
+    key = (c.gpu, c.fabric)
+    if key not in cache:
+        hw, notes = hardware_from_catalog(cat, gpu=c.gpu, server=args.server, fabric=c.fabric, rails=args.rails,
+                                          gpus_per_node=args.gpus_per_node, oversubscription=args.oversubscription,
+                                          nodes_per_leaf=args.nodes_per_leaf, measured_inter=measured)
+        if measured is not None:
+            notes = [*notes, f"scale-out fabric: {measured.source} (replaces the {c.fabric or 'fabric'} prior)"]
+        cache[key] = (hw, notes)
+    return cache[key]
+
+
+def _train(card, spec, hw, c, notes):
+    """The training projection of one combination."""
+    from raxlab.predict import api
+
+    layout = _layout(c, spec)
+    return api.predict_card_training(card, hw, layout, c.precision, gpus=c.gpus or layout.gpus, seq=c.seq_len,
+                                     data_s_per_sample=None, assumptions=api_notes(notes, c.precision))
 
 
 def _measured_fabric(args):
@@ -108,14 +181,15 @@ def _layout(args, spec):
                   overlap_grad_reduce=not args.no_overlap_grad_reduce, zero3_gather=args.zero3_gather)
 
 
-def _inference(api, card, hw, args, notes) -> dict:
+def _inference(card, hw, args, notes) -> dict:
     from raxlab.errors import RaxError
+    from raxlab.predict import api
     from raxlab.predict.shape import shape_from_card
 
     shape = shape_from_card(card, seq=args.seq_len)
     if shape is None:
         raise RaxError("serving projection needs a transformer (the card has no layer shape)", field="workload")
-    out = api.predict_inference(shape, hw, tp=args.tp, batches=args.batch, prompt=args.prompt, gen=args.gen,
+    out = api.predict_inference(shape, hw, tp=args.tp, batches=args.decode_batch, prompt=args.prompt, gen=args.gen,
                                 precision=args.precision)
     return {"workload": card.name, **out, "assumptions": api_notes(notes, args.precision)}
 
