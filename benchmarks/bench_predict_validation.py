@@ -17,6 +17,10 @@ micro-batch and interleaving for Table 1 from NVIDIA/Megatron-LM examples/sc21/r
 MPT shapes from mosaicml/llm-foundry scripts/train/yamls/pretrain/mpt-*.yaml (d_model,
 n_heads, n_layers, vocab 50368, expansion 4, learned positions of max_seq_len); micro-batch
 and gradient accumulation from each MosaicML row's notes.
+
+The H100/B200 rows of training_points_hopper_blackwell.csv are separate studies (built in
+validation_hopper_blackwell.py, printed after the A100 misses with per-generation × layout-family
+slices and the skipped rows' reasons); they are not part of `all_cases()` or the error band.
 """
 
 from __future__ import annotations
@@ -224,7 +228,21 @@ def run() -> list[dict]:
                  f"p90 {100 * s['p90_abs']:.1f} %, max {100 * s['max_abs']:.1f} %",
                  "error_%": round(100 * s["mean_signed"], 1),
                  "pass": s["median_abs"] <= 0.10 and s["max_abs"] <= 0.20})
-    return rows + worst_rows(res)
+    return rows + worst_rows(res) + hopper_blackwell_rows()
+
+
+def hopper_blackwell_cases():
+    """Cases (and skipped rows with reasons) from training_points_hopper_blackwell.csv; a separate
+    set of studies, not part of `all_cases()` or the A100-derived error band."""
+    from benchmarks.validation_hopper_blackwell import hopper_blackwell_cases as build
+
+    return build()
+
+
+def hopper_blackwell_rows() -> list[dict]:
+    from benchmarks.validation_hopper_blackwell import run_rows
+
+    return run_rows()
 
 
 def siblings(case: Case, cases: list[Case], n: int = 3) -> list[Case]:
