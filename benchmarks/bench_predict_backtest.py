@@ -1,6 +1,6 @@
 """Local back-tests of the projection model on this machine (issue 7).
 
-1. Compute: `rax bench compute W --precisions fp32 --batch-sizes 1,2,4,8,16 --modes train` for
+1. Compute: `rax bench compute W --precision fp32 --micro-batch 1,2,4,8,16 --modes train` for
    tiny-lm and small-cnn, three times each, interleaved, then `rax calibrate RUN RUN RUN`
    (predict/calibrate_run.py; samples pooled per point): fit the per-op-class roofline on the
    smallest and largest batch, predict the three in between. Reported for the
@@ -10,10 +10,10 @@
    at batch 4 took 70x batch 2's time with 2 threads under load), which is noise, not the model.
 2. DDP over emulated links (root): the α-β of a gloo all-reduce measured over 1 gbit links
    (`rax bench comm --emulate 1gbit --ranks 2`) and the step without gradient communication
-   measured by `rax bench ddp tiny-lm --emulate 1gbit --batch 2` (its no_sync rounds: the two ranks
+   measured by `rax bench ddp tiny-lm --emulate 1gbit --micro-batch 2` (its no_sync rounds: the two ranks
    share this host's cores, so one rank alone is faster than either rank of a pair; on a cluster
    they coincide) predict (predict/ddp.py, the fit's bandwidth scaled to 2 gbit) the DDP step
-   measured by `rax bench ddp tiny-lm --emulate 2gbit --batch 2`. Shown beside it: the 1 gbit
+   measured by `rax bench ddp tiny-lm --emulate 2gbit --micro-batch 2`. Shown beside it: the 1 gbit
    in-sample check, the 1-rank step as compute, and the 2 gbit run's own no_sync step plus the
    predicted communication (a test of the communication model alone, free of drift between runs).
    Two runs per rate, 1 and 2 gbit interleaved, samples pooled: on a shared host the load drifts
@@ -65,11 +65,11 @@ def _compute_rows(db: str) -> list[dict]:
     from raxlab.predict.calibrate_run import calibrate_compute_run
     from raxlab.store import Store
 
-    _rax("bench", "kernels", "--precisions", "fp32", "--max-seconds", "1", "--store", db)  # STREAM: the bandwidth basis
+    _rax("bench", "kernels", "--precision", "fp32", "--point-seconds", "1", "--store", db)  # STREAM: the bandwidth basis
     runs: dict[str, list[str]] = {wl: [] for wl in WORKLOADS}
     for _ in range(REPEATS):  # workloads interleaved, so a stretch of interference hits all alike
         for wl in WORKLOADS:
-            runs[wl].append(_rax("bench", "compute", wl, "--precisions", "fp32", "--batch-sizes", "1,2,4,8,16",
+            runs[wl].append(_rax("bench", "compute", wl, "--precision", "fp32", "--micro-batch", "1,2,4,8,16",
                                  "--modes", "train", "--max-seconds", "400", "--point-seconds", "3",
                                  "--store", db)["run_id"])
     rows = []

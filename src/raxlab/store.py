@@ -53,6 +53,9 @@ MIGRATIONS: list[list[str]] = [
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 POINT_STATUSES = ("ok", "oom", "unsupported", "failed", "timeout", "killed", "diverged", "skipped")
+# Run kinds the commands store (`rax runs list --kind` also takes the short names of RUN_KIND_ALIASES).
+RUN_KINDS = ("compute", "kernels", "io", "bench.comm", "bench.ddp", "abtest", "run", "train-log")
+RUN_KIND_ALIASES = {"comm": "bench.comm", "ddp": "bench.ddp", "pipeline": "run", "import.nccl-tests": "bench.comm"}
 RUN_STATUSES = ("running", "complete", "interrupted", "failed")
 
 
@@ -256,6 +259,10 @@ class Store:
         raise RaxError(
             f"no run {ref!r} in {self.path}; recent runs: {', '.join(recent) or 'none'}", field="RUN"
         )
+
+    def kinds(self) -> list[str]:
+        """The run kinds present in this store."""
+        return sorted(r["kind"] for r in self._query("SELECT DISTINCT kind FROM runs", ()))
 
     def list_runs(self, limit: int = 50, kind: str | None = None) -> list[dict]:
         sql = "SELECT r.*, (SELECT COUNT(*) FROM points p WHERE p.run_id=r.id) AS n_points FROM runs r"

@@ -69,7 +69,7 @@ def test_as_projected_passes_and_a_slow_fabric_fails_by_name(tmp_path, target, p
     good = _comm_run(db, target.gpus, target.rails * fab.effective_Bps / 1e9)
     ddp = _ddp_run(db, target, comp, comp, step - (accum - 1) * comp)
     out = tmp_path / "ok"
-    assert main(["accept", plan_path, "--run", good, "--run", ddp, "--store", db.path.as_posix(), "--out", str(out),
+    assert main(["accept", plan_path, "--run", good, "--run", ddp, "--store", db.path.as_posix(), "--out-dir", str(out),
                  "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert res["verdict"] == "pass" and {c["verdict"] for c in res["checks"]} == {"pass", "not measured"}
@@ -77,7 +77,7 @@ def test_as_projected_passes_and_a_slow_fabric_fails_by_name(tmp_path, target, p
     html = (out / "acceptance.html").read_text()
     assert "fabric bus bandwidth" in html and "PASS" in html and "<script" not in html
     slow = _comm_run(db, target.gpus, 0.5 * target.rails * fab.line_rate_Bps / 1e9)
-    assert main(["accept", plan_path, "--run", slow, "--run", ddp, "--store", db.path.as_posix(), "--out",
+    assert main(["accept", plan_path, "--run", slow, "--run", ddp, "--store", db.path.as_posix(), "--out-dir",
                  str(tmp_path / "bad")]) == 1
     text = capsys.readouterr().out
     assert "FAIL: fabric bus bandwidth" in " ".join(text.split())

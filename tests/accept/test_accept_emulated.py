@@ -40,7 +40,7 @@ def _accept_on(rate: str, d, db: str, name: str) -> tuple[dict, int]:
     from raxlab.netemu import build_fabric
 
     cmd = [sys.executable, "-m", "raxlab", "accept", str(d / "plan.json"), "--catalog-override", str(d / "ov.yaml"),
-           "--rdzv-endpoint", "10.77.0.1:29400", "--store", db, "--out", str(d / name), "--json", *SMALL]
+           "--rdzv-endpoint", "10.77.0.1:29400", "--store", db, "--out-dir", str(d / name), "--json", *SMALL]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # the emulated nodes share the host's cores, as in the lab run
     with build_fabric(2, rate) as fab:
         procs = [subprocess.Popen(fab.exec_prefix(r) + cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -16,7 +16,7 @@ def test_bench_commands_become_worker_arguments():
     job = parse_bench(["--", "rax", "bench", "comm", "-e", "1M", "--collectives", "all_reduce"], "gloo")
     assert job.kind == "comm" and job.module == "raxlab.measure.comm.worker" and job.transport == "gloo"
     assert job.worker_args[job.worker_args.index("-e") + 1] == str(2**20)
-    ddp = parse_bench(["rax", "bench", "ddp", "tiny-lm", "--batch", "4", "--steps", "3"], None)
+    ddp = parse_bench(["rax", "bench", "ddp", "tiny-lm", "--micro-batch", "4", "--steps", "3"], None)
     assert ddp.module == "raxlab.measure.ddp_worker"
     assert ddp.worker_args[:2] == ["--workload", "tiny-lm"] and ["--transport", "gloo"] == ddp.worker_args[-2:]
 

@@ -93,7 +93,7 @@ def test_partial_analysis_has_no_verdict():
 def test_local_a_a_run_through_the_cli_is_an_underpowered_tie(tmp_path, capsys):
     db = str(tmp_path / "aa.db")
     rc = main(["abtest", "small-cnn", "--arm", "a=gloo", "--arm", "b=gloo", "--reps", "3", "--steps", "1",
-               "--rep-warmup", "0", "--warmup", "1", "--batch", "4", "--arm-price", "a=1000", "--arm-price",
+               "--rep-warmup", "0", "--warmup", "1", "--micro-batch", "4", "--arm-price", "a=1000", "--arm-price",
                "b=2000", "--json", "--store", db])
     out = json.loads(capsys.readouterr().out)
     v = out["analysis"]["verdict"]

@@ -47,7 +47,7 @@ def _by_name(data):
 
 @pytest.mark.parametrize("workload,tokens", [("tiny-lm", 128), ("small-cnn", None)])
 def test_fp32_and_bf16_training_points(capsys, workload, tokens):
-    data = _bench(capsys, workload, "--precisions", "bf16,fp32", "--batch-sizes", "1", *FAST)
+    data = _bench(capsys, workload, "--precision", "bf16,fp32", "--micro-batch", "1", *FAST)
     pts = _by_name(data)
     fp32, bf16 = pts[("train", "fp32", 1)], pts[("train", "bf16", 1)]
     for p in (fp32, bf16):
@@ -63,7 +63,7 @@ def test_fp32_and_bf16_training_points(capsys, workload, tokens):
 
 
 def test_fp8_is_unsupported_on_cpu_with_a_reason(capsys):
-    data = _bench(capsys, "small-cnn", "--precisions", "fp8,fp32", "--batch-sizes", "1,2", *FAST)
+    data = _bench(capsys, "small-cnn", "--precision", "fp8,fp32", "--micro-batch", "1,2", *FAST)
     pts = _by_name(data)
     assert pts[("train", "fp8", 1)]["status"] == "unsupported"
     assert "compute capability" in pts[("train", "fp8", 1)]["note"]
@@ -77,7 +77,7 @@ def test_raising_and_hanging_points_do_not_lose_the_others(capsys, tmp_path):
     spec = tmp_path / "flaky.yaml"
     spec.write_text(yaml.safe_dump({"name": "flaky", "model": "flaky:make", "data": "x.npy",
                                     "precisions": ["fp32"], "trust_code": True}))
-    data = _bench(capsys, spec, "--batch-sizes", "1,2,4,8", "--point-timeout", "8", *FAST)
+    data = _bench(capsys, spec, "--micro-batch", "1,2,4,8", "--point-timeout", "8", *FAST)
     pts = _by_name(data)
     assert [pts[("train", "fp32", b)]["status"] for b in (1, 2, 4, 8)] == ["ok", "failed", "timeout", "skipped"]
     assert "forward exploded" in pts[("train", "fp32", 2)]["note"]
@@ -117,8 +117,8 @@ def test_sigkill_of_the_parent_keeps_every_finished_point(tmp_path):
 
     db = tmp_path / "killed.db"
     env = {**os.environ, "RAX_STORE": str(db)}
-    cmd = [sys.executable, "-m", "raxlab", "bench", "compute", "small-cnn", "--precisions", "fp32",
-           "--batch-sizes", ",".join(str(2 ** i) for i in range(10)), "--modes", "train",
+    cmd = [sys.executable, "-m", "raxlab", "bench", "compute", "small-cnn", "--precision", "fp32",
+           "--micro-batch", ",".join(str(2 ** i) for i in range(10)), "--modes", "train",
            "--point-seconds", "0.5", "--no-gemm-probe", "--max-seconds", "300"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

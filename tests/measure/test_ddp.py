@@ -33,7 +33,7 @@ def test_ddp_run_stores_every_phase_with_raw_samples(tmp_path):
 
 
 def test_fsdp_and_bucket_size_are_recorded(tmp_path, capsys):
-    rc = main(["bench", "ddp", "small-cnn", "--ranks", "2", "--fsdp", "--batch", "4", "--warmup", "1",
+    rc = main(["bench", "ddp", "small-cnn", "--ranks", "2", "--fsdp", "--micro-batch", "4", "--warmup", "1",
                "--steps", "2", "--no-baseline", "--json", "--store", str(tmp_path / "f.db")])
     out = json.loads(capsys.readouterr().out)
     assert rc == 0 and out["setup"]["wrapper"] == "fsdp2 fully_shard" and out["setup"]["fsdp_units"] == 3

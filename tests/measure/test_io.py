@@ -35,5 +35,5 @@ def test_worker_counts():
 
 
 def test_bad_batch_is_one_line(capsys):
-    assert main(["bench", "io", "small-cnn", "--batch", "0"]) == 2
-    assert "--batch" in capsys.readouterr().err
+    assert main(["bench", "io", "small-cnn", "--micro-batch", "0"]) == 2
+    assert "--micro-batch" in capsys.readouterr().err

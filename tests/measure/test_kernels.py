@@ -31,8 +31,8 @@ def test_cpu_peak_estimate_from_flags():
 
 
 def test_cli_records_unsupported_precisions_and_keeps_going(capsys):
-    code = main(["bench", "kernels", "--device", "cpu", "--precisions", "fp8,fp32",
-                 "--max-seconds", "0.5", "--json"])
+    code = main(["bench", "kernels", "--device", "cpu", "--precision", "fp8,fp32",
+                 "--point-seconds", "0.5", "--json"])
     assert code == 0
     data = json.loads(capsys.readouterr().out)
     status = {p["name"]: p["status"] for p in data["points"]}
@@ -46,5 +46,5 @@ def test_cli_records_unsupported_precisions_and_keeps_going(capsys):
 
 
 def test_cli_rejects_unknown_precision(capsys):
-    assert main(["bench", "kernels", "--precisions", "fp7"]) == 2
-    assert "--precisions" in capsys.readouterr().err
+    assert main(["bench", "kernels", "--precision", "fp7"]) == 2
+    assert "--precision" in capsys.readouterr().err

@@ -119,7 +119,7 @@ def _address_space_cap(gib: float):
     return cap
 
 
-COMPUTE = ["bench", "compute", "small-cnn", "--precisions", "fp32", "--modes", "train", "--point-seconds", "0.3",
+COMPUTE = ["bench", "compute", "small-cnn", "--precision", "fp32", "--modes", "train", "--point-seconds", "0.3",
            "--no-gemm-probe", "--json"]
 # One thread and two malloc arenas: the address space a point needs no longer grows with the core count.
 LEAN = {"OMP_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2"}
@@ -130,7 +130,7 @@ def test_point_over_its_memory_cap_is_oom_and_the_sweep_goes_on(tmp_path):
     batch 4096 cannot allocate its activations, is stored as 'oom', and the run completes."""
     db = tmp_path / "m.db"
     t0 = time.monotonic()
-    proc = rax(*COMPUTE, "--batch-sizes", "1,2,4096", "--store", db, env=LEAN, preexec_fn=_address_space_cap(1.4))
+    proc = rax(*COMPUTE, "--micro-batch", "1,2,4096", "--store", db, env=LEAN, preexec_fn=_address_space_cap(1.4))
     out, err = proc.communicate(timeout=240)
     record("bench compute, point over a 1.4 GiB address-space cap (whole sweep)", time.monotonic() - t0)
     assert proc.returncode == 0, err
@@ -147,7 +147,7 @@ def test_kernel_oom_kill_of_a_point_is_recorded_and_larger_batches_skipped(tmp_p
     (a real cgroup limit would need the host's cgroup tree): the point is 'killed' with the
     OOM wording, larger batches of that precision are skipped, the run completes."""
     db = tmp_path / "k.db"
-    proc = rax(*COMPUTE, "--batch-sizes", "1,64,128", "--point-seconds", "20", "--store", db, env=LEAN)
+    proc = rax(*COMPUTE, "--micro-batch", "1,64,128", "--point-seconds", "20", "--store", db, env=LEAN)
     wait_until(lambda: stored_points(db) >= 1, 120, proc)
     wait_until(lambda: _point_child(proc.pid) is not None, 60, proc)
     point = _point_child(proc.pid)

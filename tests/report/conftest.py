@@ -45,7 +45,7 @@ def _bench(store: str, *args: str) -> str:
 
 
 def _compute(store: str) -> str:
-    return _bench(store, "compute", WORKLOAD, "--precisions", "fp32", "--batch-sizes", "1,2", "--modes", "train",
+    return _bench(store, "compute", WORKLOAD, "--precision", "fp32", "--micro-batch", "1,2", "--modes", "train",
                   "--point-seconds", "0.2", "--no-gemm-probe")
 
 
@@ -69,7 +69,7 @@ def _plan(store: str, comp: str) -> dict | None:
 def _lane_b(store: str) -> dict:
     comm = _bench(store, "comm", "--ranks", "2", "--transport", "gloo", "--collectives", "all_reduce,all_gather",
                   "-b", "1K", "-e", "256K", "-f", "4", "--iters", "6", "--warmup", "2")
-    kernels = _bench(store, "kernels", "--precisions", "fp32", "--max-seconds", "0.1")
+    kernels = _bench(store, "kernels", "--precision", "fp32", "--point-seconds", "0.1")
     # io compares with the latest compute run of the workload, if lane A has stored one by then
     io = _bench(store, "io", WORKLOAD, "--max-workers", "0", "--seconds", "0.3")
     return {"comm": comm, "kernels": kernels, "io": io}

@@ -36,7 +36,7 @@ def test_a_compute_run_alone_renders_its_sections_and_says_what_is_missing(pipel
         assert "N/A" in _text(secs[key])
     assert "Measured on a proxy" in _text(secs["measured"])  # the default workload is measured via its proxy
     code = next(b.text for b in secs["reproduce"].blocks if b.kind == "code")
-    assert "rax bench compute llm-1b-pretrain" in code and "--batch-sizes 1,2" in code
+    assert "rax bench compute llm-1b-pretrain" in code and "--micro-batch 1,2" in code
 
 
 def test_a_comm_run_alone_has_the_busbw_chart_and_its_fit(pipeline):

@@ -4,7 +4,7 @@ Two `rax bench` commands, each distributed over the plan's nodes with `rax launc
 (one torchrun per node, run this on every node with the same arguments):
 
     rax bench comm --collectives all_reduce -b 1M -e MAX -f 4 ...     the fabric: all ranks
-    rax bench ddp WORKLOAD --batch MICRO --precision P [--fsdp] ...   1-rank, no_sync and synced steps
+    rax bench ddp WORKLOAD --micro-batch MICRO --precision P [--fsdp] ...   1-rank, no_sync and synced steps
 
 Measurement k uses the rendezvous port + k, so a node that starts the next measurement
 early can never join the previous one's rendezvous store while it closes. The node that
@@ -52,7 +52,7 @@ def transport_for(t: Target, cat, o: AcceptOptions) -> str:
 def bench_commands(t: Target, arm: str, o: AcceptOptions) -> dict[str, list[str]]:
     """The `rax bench` commands accept runs, by check family (fabric only across nodes)."""
     lay = t.layout
-    ddp = ["rax", "bench", "ddp", t.workload, "--batch", str(lay.get("micro_batch") or 1), "--precision",
+    ddp = ["rax", "bench", "ddp", t.workload, "--micro-batch", str(lay.get("micro_batch") or 1), "--precision",
            t.precision, "--steps", str(o.ddp_steps), "--warmup", str(o.ddp_warmup), "--max-seconds",
            f"{o.ddp_max_seconds:g}", "--transport", arm] + (["--fsdp"] if (lay.get("zero") or 0) == 3 else [])
     out = {"ddp": ddp}

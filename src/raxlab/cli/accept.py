@@ -12,7 +12,8 @@ import argparse
 import sys
 
 from raxlab.cli._catalog import add_catalog_override, load
-from raxlab.cli.common import EXIT_CHECK_FAILED, EXIT_INCOMPLETE, EXIT_OK, add_json, add_store, console, emit
+from raxlab.cli.common import (EXIT_CHECK_FAILED, EXIT_INCOMPLETE, EXIT_OK, add_json, add_store, console,
+                               deprecated_alias, emit, extend_list)
 
 COMMAND = "accept"
 HELP = "acceptance test of a delivered cluster against a plan: measured vs projected, pass/fail report"
@@ -24,8 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from raxlab.launch.cluster import DEFAULT_RDZV_TIMEOUT_S
 
     p.add_argument("plan", metavar="PLAN.json", help="the plan file (`rax plan --out`)")
-    p.add_argument("--run", action="append", default=[], metavar="RUN",
-                   help="judge these stored runs (bench.comm / bench.ddp) instead of measuring; repeatable")
+    extend_list(p, "--run", metavar="RUN",
+                help="judge these stored runs (bench.comm / bench.ddp) instead of measuring: a comma list, or repeat")
     m = p.add_argument_group("measuring across the plan's nodes (run the same command on every node)")
     m.add_argument("--rdzv-endpoint", default=None, metavar="HOST:PORT",
                    help="an address of the first node (default 127.0.0.1 for a one-node plan); uses PORT and PORT+1")
@@ -38,8 +39,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--comm-iters", type=int, default=20, help="timed iterations per size (default 20)")
     m.add_argument("--steps", type=int, default=10, help="measured DDP rounds (default 10)")
     m.add_argument("--warmup", type=int, default=3, help="untimed DDP rounds (default 3)")
-    p.add_argument("--out", metavar="DIR", default=None,
-                   help="write acceptance.html and acceptance.json here (default: the store's reports directory)")
+    p.add_argument("--out-dir", dest="out", metavar="DIR", default=None,
+                   help="write acceptance.html and acceptance.json in this folder (default: the store's reports "
+                        "directory)")
+    deprecated_alias(p, "--out", "--out-dir (a folder; --out names one file in every command)", dest="out")
     add_catalog_override(p)
     add_json(p)
     add_store(p)
@@ -91,8 +94,9 @@ def run(args) -> int:
         commands = bench_commands(target, transport_for(target, cat, o), o)
         ids = measure(target, cat, o, db, None if args.json else _progress())
         if not any(ids.values()):
-            print("this node took part in the measurements; the node running global rank 0 stored and judges them")
-            return 0
+            note = "this node took part in the measurements; the node running global rank 0 stored and judges them"
+            emit(args, {"verdict": None, "note": note}, lambda d: print(d["note"]))
+            return EXIT_OK
         runs = {k: db.get_run(v) for k, v in ids.items() if v}
     result = report.acceptance(target, runs, cat, commands)
     import shlex

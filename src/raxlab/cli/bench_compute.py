@@ -1,6 +1,6 @@
 """`rax bench compute WORKLOAD`: the real training/inference step per precision and batch."""
 
-from raxlab.cli.common import add_json, add_store, add_workload, console, emit
+from raxlab.cli.common import add_json, add_store, add_workload, console, deprecated_alias, emit
 
 COMMAND = ("bench", "compute")
 HELP = "measure the workload's training and inference step per precision and batch size"
@@ -10,8 +10,12 @@ ORDER = 20
 def add_arguments(p):
     add_workload(p)
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
-    p.add_argument("--precisions", help="comma list from fp32,tf32,bf16,fp16,fp8 (default: the spec's)")
-    p.add_argument("--batch-sizes", help="comma list, e.g. 1,2,4 (default: powers of two up to --max-batch)")
+    p.add_argument("--precision", dest="precisions",
+                   help="comma list from fp32,tf32,bf16,fp16,fp8 (default: the spec's)")
+    p.add_argument("--micro-batch", dest="batch_sizes",
+                   help="samples per step, a comma list, e.g. 1,2,4 (default: powers of two up to --max-batch)")
+    deprecated_alias(p, "--precisions", "--precision", dest="precisions")
+    deprecated_alias(p, "--batch-sizes", "--micro-batch", dest="batch_sizes")
     p.add_argument("--max-batch", type=int, default=None, help="largest power-of-two batch (default 8 on CPU, 256 on GPU)")
     p.add_argument("--modes", default="train,infer", help="train, infer or both (default)")
     p.add_argument("--max-seconds", type=float, default=60.0,

@@ -1,6 +1,6 @@
 """`rax bench io WORKLOAD`: DataLoader throughput from the data sample at 0, 1, 2, ... workers."""
 
-from raxlab.cli.common import add_json, add_store, add_workload, console, emit
+from raxlab.cli.common import add_json, add_store, add_workload, console, deprecated_alias, emit
 
 COMMAND = ("bench", "io")
 HELP = "measure data-loading throughput from the workload's data sample"
@@ -9,9 +9,13 @@ ORDER = 22
 
 def add_arguments(p):
     add_workload(p)
-    p.add_argument("--batch", type=int, default=None, help="loader batch size (default: the spec's micro_batch)")
+    p.add_argument("--micro-batch", dest="batch", type=int, default=None,
+                   help="loader batch size: one rank's samples per step (default: the spec's micro_batch)")
+    deprecated_alias(p, "--batch", "--micro-batch", dest="batch", type=int)
     p.add_argument("--max-workers", type=int, default=None, help="largest worker count (default: usable cores)")
-    p.add_argument("--seconds", type=float, default=3.0, help="timed iteration per worker count (default 3)")
+    p.add_argument("--point-seconds", dest="seconds", type=float, default=3.0,
+                   help="timed iteration per worker count (default 3)")
+    deprecated_alias(p, "--seconds", "--point-seconds", dest="seconds", type=float)
     p.add_argument("--compare-run", metavar="RUN", default=None,
                    help="compute run to compare with (default: the latest compute run of this workload)")
     add_json(p)

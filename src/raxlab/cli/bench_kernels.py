@@ -1,6 +1,6 @@
 """`rax bench kernels`: GEMM per dtype, STREAM memory bandwidth, host<->device copies."""
 
-from raxlab.cli.common import add_json, add_store, console, emit
+from raxlab.cli.common import add_json, add_store, console, deprecated_alias, emit
 
 COMMAND = ("bench", "kernels")
 HELP = "measure kernel ceilings: GEMM TFLOP/s per dtype, memory bandwidth, host<->device copies"
@@ -9,9 +9,12 @@ ORDER = 21
 
 def add_arguments(p):
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
-    p.add_argument("--precisions", default="fp32,tf32,bf16,fp16,fp8",
+    p.add_argument("--precision", dest="precisions", default="fp32,tf32,bf16,fp16,fp8",
                    help="comma list from fp32,tf32,bf16,fp16,fp8 (default: all)")
-    p.add_argument("--max-seconds", type=float, default=3.0, help="time cap per point (default 3)")
+    p.add_argument("--point-seconds", dest="max_seconds", type=float, default=3.0,
+                   help="timing cap per point (default 3)")
+    deprecated_alias(p, "--precisions", "--precision", dest="precisions")
+    deprecated_alias(p, "--max-seconds", "--point-seconds (a cap per point)", dest="max_seconds", type=float)
     p.add_argument("--point-timeout", type=float, default=120.0,
                    help="kill a point after this many seconds (default 120)")
     add_json(p)

@@ -23,10 +23,10 @@ def parse_list(text: str | None, field: str, allowed=None, cast=str) -> list | N
 
 
 def batch_list(args, device: str) -> list[int]:
-    given = parse_list(args.batch_sizes, "--batch-sizes", cast=int)
+    given = parse_list(args.batch_sizes, "--micro-batch", cast=int)
     if given:
         if any(b < 1 for b in given):
-            raise RaxError(f"batch sizes must be >= 1, got {given}", field="--batch-sizes")
+            raise RaxError(f"batch sizes must be >= 1, got {given}", field="--micro-batch")
         return sorted(set(given))
     cap = args.max_batch or (8 if device == "cpu" else 256)
     if cap < 1:
@@ -83,7 +83,7 @@ def run_compute(args) -> dict:
 
     wl, proxy = runnable(args.workload, args.trust_code)
     device = resolve_device(args.device)
-    precs = parse_list(args.precisions, "--precisions", PRECISIONS) or list(wl.spec.precisions)
+    precs = parse_list(args.precisions, "--precision", PRECISIONS) or list(wl.spec.precisions)
     modes = parse_list(args.modes, "--modes", ("train", "infer"))
     for name in ("max_seconds", "point_seconds", "point_timeout"):
         isolate.require_positive_timeout(getattr(args, name), "--" + name.replace("_", "-"))

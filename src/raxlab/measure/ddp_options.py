@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict, dataclass
 
+from raxlab.argtypes import deprecated_alias
 from raxlab.errors import RaxError
 
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16")  # fp8 needs Transformer Engine layers: see compute.py
@@ -41,7 +42,7 @@ class DdpOptions:
             raise RaxError(f"unknown optimizer {self.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}",
                            field="--optimizer")
         if self.batch < 0:
-            raise RaxError(f"must be >= 1, got {self.batch}", field="--batch")
+            raise RaxError(f"must be >= 1, got {self.batch}", field="--micro-batch")
         if not 0 < self.bucket_mb <= 4096:
             raise RaxError(f"must be in (0, 4096] MB, got {self.bucket_mb}", field="--bucket-mb")
         if self.warmup < 1 or self.steps < 1:
@@ -52,7 +53,7 @@ class DdpOptions:
         return self
 
     def to_args(self) -> list[str]:
-        args = ["--workload", self.workload, "--batch", str(self.batch), "--precision", self.precision,
+        args = ["--workload", self.workload, "--micro-batch", str(self.batch), "--precision", self.precision,
                 "--bucket-mb", f"{self.bucket_mb:g}", "--optimizer", self.optimizer, "--warmup", str(self.warmup),
                 "--steps", str(self.steps), "--max-seconds", f"{self.max_seconds:g}",
                 "--timeout", f"{self.timeout_s:g}", "--seed", str(self.seed)]
@@ -70,7 +71,9 @@ def add_ddp_arguments(p: argparse.ArgumentParser, *, workload: bool = False) -> 
     if workload:
         p.add_argument("--workload", required=True)
         p.add_argument("--trust-code", action="store_true")
-    p.add_argument("--batch", type=int, default=0, help="samples per rank per step (default: the spec's micro_batch)")
+    p.add_argument("--micro-batch", dest="batch", type=int, default=0,
+                   help="samples per rank per step (default: the spec's micro_batch)")
+    deprecated_alias(p, "--batch", "--micro-batch", dest="batch", type=int)
     p.add_argument("--precision", default=d.precision, help="fp32 | tf32 | bf16 | fp16 (default fp32)")
     p.add_argument("--bucket-mb", type=float, default=d.bucket_mb,
                    help="DDP gradient bucket size, bucket_cap_mb (default 25, torch's)")

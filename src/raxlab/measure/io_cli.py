@@ -30,12 +30,12 @@ def run_io(args) -> dict:
     wl, proxy = runnable(args.workload, args.trust_code)
     batch = args.batch if args.batch is not None else (wl.spec.micro_batch or 1)
     if batch < 1:
-        raise RaxError(f"must be >= 1, got {batch}", field="--batch")
+        raise RaxError(f"must be >= 1, got {batch}", field="--micro-batch")
     cores = usable_cores()
     max_w = cores if args.max_workers is None else args.max_workers
     if max_w < 0:
         raise RaxError(f"must be >= 0, got {max_w}", field="--max-workers")
-    isolate.require_positive_timeout(args.seconds, "--seconds")
+    isolate.require_positive_timeout(args.seconds, "--point-seconds")
     isolate.preload("raxlab.workload", "transformers")
     counts = io.worker_counts(max_w)
     with Session("io", store=args.store, workload=wl.name, spec=wl.spec.model_dump(mode="json"),

@@ -13,9 +13,9 @@ from raxlab.measure.timing import Policy
 def run_kernels(opts) -> dict:
     """Measure the kernel ceilings; `opts` is a KernelOptions or the CLI namespace."""
     device = resolve_device(opts.device)
-    precs = parse_list(opts.precisions, "--precisions", PRECISIONS)
+    precs = parse_list(opts.precisions, "--precision", PRECISIONS)
     timeout = require_positive_timeout(opts.point_timeout)
-    policy = Policy(min_reps=5, max_reps=100, max_seconds=require_positive_timeout(opts.max_seconds, "--max-seconds"))
+    policy = Policy(min_reps=5, max_reps=100, max_seconds=require_positive_timeout(opts.max_seconds, "--point-seconds"))
     params = {"device": device, "precisions": precs, "max_seconds": opts.max_seconds, "point_timeout": timeout}
     with Session("kernels", store=opts.store, params=params, total=len(kernels.default_points(device, precs))) as s:
         rows = kernels.sweep(s, device, precs, policy, timeout)

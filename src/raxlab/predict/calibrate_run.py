@@ -74,7 +74,7 @@ def compute_points(runs, stat: str = "median") -> list[calibrate.MeasuredPoint]:
     points = calibrate.points_from_compute_results(results, card, traced_bytes=traced)
     if len(points) < 3:
         raise RaxError(f"{len(points)} successful training points; calibrating and back-testing needs at least 3 "
-                       "(e.g. `rax bench compute W --batch-sizes 1,2,4,8,16 --modes train`)", field="RUN")
+                       "(e.g. `rax bench compute W --micro-batch 1,2,4,8,16 --modes train`)", field="RUN")
     return points
 
 

@@ -28,7 +28,7 @@ def _wl(run: dict) -> str:
 
 def _compute(run: dict, p: dict) -> str:
     cmd = [f"rax bench compute {_wl(run)}", f"--device {_q(p.get('device', 'auto'))}"]
-    for flag, key in (("--precisions", "precisions"), ("--batch-sizes", "batches"), ("--modes", "modes"),
+    for flag, key in (("--precision", "precisions"), ("--micro-batch", "batches"), ("--modes", "modes"),
                       ("--point-seconds", "point_seconds"), ("--max-seconds", "max_seconds")):
         if p.get(key) is not None:
             cmd.append(f"{flag} {_q(p[key])}")
@@ -58,12 +58,12 @@ def command(run: dict) -> str:
     if kind == COMM_KIND:
         return _comm(p)
     if kind == "kernels":
-        prec = f" --precisions {_q(p['precisions'])}" if p.get("precisions") else ""
-        return f"rax bench kernels --device {_q(p.get('device', 'auto'))}{prec} --max-seconds {_q(p.get('max_seconds', 3))}"
+        prec = f" --precision {_q(p['precisions'])}" if p.get("precisions") else ""
+        return f"rax bench kernels --device {_q(p.get('device', 'auto'))}{prec} --point-seconds {_q(p.get('max_seconds', 3))}"
     if kind == "io":
         workers = p.get("workers") or [0]
-        return (f"rax bench io {_wl(run)} --batch {_q(p.get('batch', 1))} --max-workers {_q(max(workers))} "
-                f"--seconds {_q(p.get('seconds', 3))}")
+        return (f"rax bench io {_wl(run)} --micro-batch {_q(p.get('batch', 1))} --max-workers {_q(max(workers))} "
+                f"--point-seconds {_q(p.get('seconds', 3))}")
     if kind == PIPELINE_KIND:
         return _pipeline(run, p)
     wl = f" {_wl(run)}" if run.get("workload") else ""
