@@ -18,12 +18,11 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    import torch
+    from raxlab.workload.cardcache import card_for
 
-    from raxlab.workload import build_card, load_workload
-
-    wl = load_workload(args.workload, trust_code=args.trust_code)
-    card = build_card(wl, dtype=getattr(torch, DTYPES[args.dtype]), extrapolate=not args.full_depth)
+    # traced afresh (its trace time is what this command shows) and kept for `rax predict` / `rax plan`
+    card, _ = card_for(args.workload, trust_code=args.trust_code, dtype=DTYPES[args.dtype],
+                       extrapolate=not args.full_depth, refresh=True)
     emit(args, card.to_dict(), _render)
     return 0
 

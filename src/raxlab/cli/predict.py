@@ -105,11 +105,10 @@ def run(args) -> int:
 
 
 def _card(ref: str, args):
-    """The workload's card and spec."""
-    from raxlab.workload import build_card, load_workload
+    """The workload's card (from the on-disk card cache when it holds it: no torch import) and spec."""
+    from raxlab.workload.cardcache import card_for
 
-    wl = load_workload(ref, trust_code=args.trust_code)
-    return build_card(wl), wl.spec
+    return card_for(ref, trust_code=args.trust_code)
 
 
 def _combos(args) -> list[argparse.Namespace]:

@@ -35,16 +35,17 @@ def with_targets(spec, overrides: list[str] | None):
     return parse_spec(data, base_dir=spec.base_dir, where="--target")
 
 
-def _card(wl, measured):
+def _card(wl, measured, ref: str, trust_code: bool):
     from raxlab.workload import build_card
     from raxlab.workload.card import WorkloadCard
+    from raxlab.workload.cardcache import card_for
 
     if measured.card:
         try:
             return WorkloadCard.from_dict(measured.card)
         except RaxError:
             measured.notes.append("the stored card is from another card schema: rebuilt from the workload")
-    return build_card(wl)
+    return card_for(ref, trust_code=trust_code, build=lambda: build_card(wl))[0]  # traced once per content
 
 
 def with_candidates(options: PlanOptions, spec, cat) -> PlanOptions:
@@ -90,7 +91,7 @@ def plan_workload(ref: str, cat, *, runs=(), store=None, targets: list[str] | No
 
         db = store if hasattr(store, "get_run") else Store(store)
     measured = load_measured(db, runs, cat, wl.name, fabric=measured_fabric, rails=measured_rails)
-    card = _card(wl, measured)  # a compute run calibrates with the card it stored alongside its points
+    card = _card(wl, measured, ref, trust_code)  # a compute run calibrates with the card it stored alongside its points
     plan = make_plan(spec, card, cat, workload_ref=ref, measured=measured, options=options)
     if spec.candidates is not None:
         c = spec.candidates

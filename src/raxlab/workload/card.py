@@ -30,10 +30,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
-
 from raxlab.errors import RaxError
-from raxlab.workload.trace import StepCounts, trace_step
+from raxlab.workload._lazy import torch  # imported on first use: a cached card is read without torch
 
 SCHEMA_VERSION = 1
 ADAM_STATE_BYTES_PER_PARAM = 8  # exp_avg + exp_avg_sq, fp32 each (Kingma & Ba 2015; DESIGN.md memory)
@@ -97,7 +95,7 @@ class WorkloadCard:
 
 # ------------------------------------------------------------------ linear algebra on counts
 
-def _flatten(c: StepCounts) -> dict[str, int]:
+def _flatten(c) -> dict[str, int]:
     out: dict[str, int] = {}
     for k, v in dataclasses.asdict(c).items():
         if isinstance(v, dict):
@@ -122,6 +120,8 @@ def _extrapolate(at1: dict[str, int], at2: dict[str, int], layers: int) -> dict[
 
 def _trace(workload, device: str, dtype: torch.dtype, num_layers: int | None, batch: int,
            optimizer: bool) -> dict[str, int]:
+    from raxlab.workload.trace import trace_step
+
     model = workload.build_model(device, dtype, num_layers=num_layers)
     data = workload.make_batch(batch, device=device)
     data = {k: v.to(dtype) if v.is_floating_point() else v for k, v in data.items()}
@@ -223,9 +223,10 @@ def _sum_classes(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
     return {k: a[k] + b[k] for k in a}
 
 
-def build_card(workload, *, dtype: torch.dtype = torch.float32, extrapolate: bool = True) -> WorkloadCard:
-    """Trace one training step of `workload` and summarise it as a WorkloadCard."""
+def build_card(workload, *, dtype: torch.dtype | None = None, extrapolate: bool = True) -> WorkloadCard:
+    """Trace one training step of `workload` (in `dtype`, default float32) and summarise it as a WorkloadCard."""
     t0 = time.perf_counter()
+    dtype = dtype or torch.float32
     depths, notes = _layer_plan(workload, dtype) if extrapolate else ([None], [])
     grid, device, more = _traced(workload, dtype, depths)
     layers = workload.layer_shape["layers"] if workload.layer_shape else None

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from raxlab.errors import RaxError, unknown_name
-from raxlab.workload.spec import WorkloadSpec, load_spec_file
+from raxlab.workload.spec import WorkloadSpec, load_spec_file, path_kind, user_path
 
 PRESET_DIR = Path(__file__).parent / "presets"
 SAMPLE_DIR = Path(__file__).parent / "samples"
@@ -38,6 +38,31 @@ def load_preset(name: str) -> WorkloadSpec:
     if spec.name != name:  # guards copy-paste slips between preset files
         raise RaxError(f"preset file {path.name} is named {spec.name!r}", field="name")
     return spec
+
+
+PROXY_SUFFIX = "@proxy"
+
+
+def resolve_spec(ref: str, trust_flag: bool = False) -> tuple[WorkloadSpec, bool]:
+    """(spec, proxy) for a spec file path or a preset name, as `load_workload` reads it: the
+    suffix '@proxy' (when no file has that name) gives the spec's runnable stand-in. No torch."""
+    proxy = ref.endswith(PROXY_SUFFIX) and path_kind(user_path(ref, "workload"), "workload") is None
+    spec = _spec(ref[: -len(PROXY_SUFFIX)] if proxy else ref, trust_flag)
+    return (spec.proxy_spec() if proxy else spec), proxy
+
+
+def _spec(ref: str, trust_flag: bool) -> WorkloadSpec:
+    path = user_path(ref, "workload")
+    kind = path_kind(path, "workload")
+    if kind == "file":
+        return load_spec_file(path, trust_flag=trust_flag)
+    if ref in preset_names():
+        return load_preset(ref)
+    if kind == "dir":
+        raise RaxError(f"{ref} is a folder; give a spec file (.yaml) or a preset name", field="workload")
+    if path.suffix.lower() in (".yaml", ".yml") or "/" in ref or "\\" in ref:
+        raise RaxError(f"no such spec file: {ref}", field="workload")
+    raise unknown_name("preset", ref, preset_names(), field="workload")
 
 
 def is_sample_name(ref: str) -> bool:

@@ -12,43 +12,26 @@ from typing import Any
 
 import torch
 
-from raxlab.errors import RaxError, unknown_name
+from raxlab.errors import RaxError
 from raxlab.workload import hf
 from raxlab.workload.images import ImageFolderReader
 from raxlab.workload.models import ModelSource, resolve_model
-from raxlab.workload.presets import is_sample_name, load_preset, preset_names, sample_path
+from raxlab.workload.presets import PROXY_SUFFIX, is_sample_name, resolve_spec, sample_path  # noqa: F401
 from raxlab.workload.readers import KIND_OF_FORMAT, TableReader, TensorReader, TokenReader, data_format, open_tokens
-from raxlab.workload.spec import WorkloadSpec, load_spec_file, path_kind, user_path
+from raxlab.workload.spec import WorkloadSpec
 
 DEFAULT_IMAGE_SIZE = 224  # torchvision/timm ImageNet default
 ITEM_CACHE = 4096          # decoded samples kept for make_batch; larger samples decode on demand
-
-
-PROXY_SUFFIX = "@proxy"
 
 
 def load_workload(ref: str, *, trust_code: bool = False, proxy: bool = False) -> "Workload":
     """A Workload from a spec file path or a preset name; `proxy=True` (or the suffix '@proxy' on
     the reference, which every command and launcher passes through unchanged) gives its runnable
     stand-in."""
-    if ref.endswith(PROXY_SUFFIX) and path_kind(user_path(ref, "workload"), "workload") is None:
-        ref, proxy = ref[: -len(PROXY_SUFFIX)], True
-    spec = _load_spec(ref, trust_code)
-    return Workload(spec.proxy_spec() if proxy else spec, trust_code=trust_code)
-
-
-def _load_spec(ref: str, trust_flag: bool = False) -> WorkloadSpec:
-    path = user_path(ref, "workload")
-    kind = path_kind(path, "workload")
-    if kind == "file":
-        return load_spec_file(path, trust_flag=trust_flag)
-    if ref in preset_names():
-        return load_preset(ref)
-    if kind == "dir":
-        raise RaxError(f"{ref} is a folder; give a spec file (.yaml) or a preset name", field="workload")
-    if path.suffix.lower() in (".yaml", ".yml") or "/" in ref or "\\" in ref:
-        raise RaxError(f"no such spec file: {ref}", field="workload")
-    raise unknown_name("preset", ref, preset_names(), field="workload")
+    spec, suffixed = resolve_spec(ref, trust_code)
+    if proxy and not suffixed:
+        spec = spec.proxy_spec()
+    return Workload(spec, trust_code=trust_code)
 
 
 class Workload:
