@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from raxlab.errors import RaxError
+from raxlab.safe_yaml import PACKAGE_LOADER
 
 PATH = Path(__file__).parent / "data" / "defaults.yaml"
 
@@ -40,7 +41,7 @@ class Default:
 @lru_cache(maxsize=1)
 def _load() -> dict:
     try:
-        return yaml.safe_load(PATH.read_text()) or {}
+        return yaml.load(PATH.read_text(), Loader=PACKAGE_LOADER) or {}
     except (OSError, yaml.YAMLError) as e:  # a broken package file is a bug; say which file
         raise RaxError(f"cannot read {PATH}: {e}", field="plan defaults") from e
 

@@ -26,6 +26,7 @@ import yaml
 from raxlab.predict.hardware import Efficiency, Hardware
 from raxlab.predict.layout import Layout
 from raxlab.predict.shape import TransformerShape
+from raxlab.safe_yaml import PACKAGE_LOADER
 
 POINTS_PATH = Path(__file__).parent / "data" / "independent_points.yaml"
 # The A100 microbenchmark fractions the factors multiply (priors.yaml, a100-sxm-80gb).
@@ -34,7 +35,7 @@ A100_FA2_BENCH = 179.5 / 312
 
 
 def load_points() -> dict:
-    return yaml.safe_load(POINTS_PATH.read_text())
+    return yaml.load(POINTS_PATH.read_text(), Loader=PACKAGE_LOADER)
 
 
 def a100_node(matmul: float, attention: float, attention1: float) -> Hardware:

@@ -15,13 +15,14 @@ from pathlib import Path
 import yaml
 
 from raxlab.predict.projection import ErrorBand
+from raxlab.safe_yaml import PACKAGE_LOADER
 
 BAND_PATH = Path(__file__).parent / "data" / "error_band.yaml"
 
 
 @lru_cache(maxsize=1)
 def _load() -> dict:
-    return yaml.safe_load(BAND_PATH.read_text()) or {}
+    return yaml.load(BAND_PATH.read_text(), Loader=PACKAGE_LOADER) or {}
 
 
 def band(kind: str) -> ErrorBand | None:

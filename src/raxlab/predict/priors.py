@@ -17,6 +17,7 @@ import yaml
 
 from raxlab.errors import RaxError
 from raxlab.predict.hardware import Efficiency
+from raxlab.safe_yaml import PACKAGE_LOADER
 
 PRIORS_PATH = Path(__file__).parent / "data" / "priors.yaml"
 
@@ -35,7 +36,7 @@ class Prior:
 @lru_cache(maxsize=1)
 def load_priors() -> dict[str, Any]:
     try:
-        data = yaml.safe_load(PRIORS_PATH.read_text())
+        data = yaml.load(PRIORS_PATH.read_text(), Loader=PACKAGE_LOADER)
     except (OSError, yaml.YAMLError) as e:  # a broken package file is a bug, but say which file
         raise RaxError(f"cannot read {PRIORS_PATH}: {e}", field="priors") from e
     return data
