@@ -129,7 +129,7 @@ def summary(entry) -> dict:
 
 def console():
     """Rich console; wide when not a terminal so piped tables do not fold every cell."""
-    from rich.console import Console
+    from raxlab.textsafe import safe_console
 
-    con = Console()
-    return con if con.is_terminal else Console(width=160)
+    con = safe_console()
+    return con if con.is_terminal else safe_console(width=160)

@@ -9,7 +9,6 @@ COLUMNS = (("gpu", "gpu"), ("fabric", "fabric"), ("precision", "prec"), ("tp", "
 
 
 def render_sweep(d: dict) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     from raxlab.predict.projection import fmt
@@ -17,21 +16,21 @@ def render_sweep(d: dict) -> None:
     out = console()
     varying, fixed = _split_columns(d["rows"])
     same = ", ".join(f"{head} {v}" for head, v in fixed)
-    t = Table(title=f"{escape(d['workload'])}: {d['layouts']} layouts, {d['fitting']} fit; sorted by throughput "
-                    f"(projected; {_band(d)}){'; all ' + escape(same) if same else ''}", title_justify="left")
+    t = Table(title=f"{d['workload']}: {d['layouts']} layouts, {d['fitting']} fit; sorted by throughput "
+                    f"(projected; {_band(d)}){'; all ' + same if same else ''}", title_justify="left")
     for _, head in varying:
         t.add_column(head, justify="right" if head not in ("gpu", "fabric", "prec", "recompute") else "left")
     for head in ("GPUs", "step s", "tokens/s", "tok/s/GPU", "MFU %", "GiB/GPU", "fits / why"):
         t.add_column(head, justify="left" if head == "fits / why" else "right")
     for r in d["rows"]:
         per_gpu = r["tokens_per_s"] / r["gpus"] if r.get("tokens_per_s") and r.get("gpus") else None
-        cells = [escape(_cell(r.get(k))) for k, _ in varying]
+        cells = [_cell(r.get(k)) for k, _ in varying]
         cells += [str(r.get("gpus") or "-"), fmt(r["step_time_s"]), fmt(r["tokens_per_s"]), fmt(per_gpu),
                   fmt(None if r["mfu"] is None else 100 * r["mfu"], "", 3), fmt(r["memory_per_gpu_gib"], "", 3),
-                  "yes" if r["fits"] else escape(r["why"] or "no")]
+                  "yes" if r["fits"] else (r["why"] or "no")]
         t.add_row(*cells)
     out.print(t)
-    out.print(f"[dim]{d['layouts']} projections in {d['wall_s']:.3f} s[/dim]")
+    out.print(f"{d['layouts']} projections in {d['wall_s']:.3f} s", style="dim")
 
 
 ALWAYS = ("tp", "pp", "dp", "micro_batch")

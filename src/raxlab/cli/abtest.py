@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from raxlab.cli.common import add_json, add_store, add_workload, console, emit
+from raxlab.cli.common import add_json, add_store, add_workload, console, emit, styled
 
 COMMAND = "abtest"
 HELP = "A/B test of network set-ups on the real training step: interleaved, significance, verdict, cost"
@@ -99,8 +99,8 @@ def _render(r: dict) -> None:
         con.print(f"{c['arm']} / {c['versus']}: ratio of medians {c['ratio']:.3f} (95 % CI {c['ci'][0]:.3f}-"
                   f"{c['ci'][1]:.3f}), Mann-Whitney p = {c['p_value']:.2g} (alpha {c['alpha']:.2g})"
                   + ("" if c["materially_slower"] else f"; tie: {'; '.join(c['reasons'])}"))
-    con.print(f"[bold]verdict: {v['verdict']}[/bold] -> {v['recommended']} (cheaper by {v['cost_basis']}: "
-              f"{' < '.join(a['cost_order'])}; threshold {v['threshold']:.0%})")
+    con.print(styled((f"verdict: {v['verdict']}", "bold"), f" -> {v['recommended']} (cheaper by {v['cost_basis']}: "
+                     f"{' < '.join(a['cost_order'])}; threshold {v['threshold']:.0%})"))
     for line in [a.get("cost_note")] + v.get("warnings", []) + a.get("notes", []):
         if line:
             con.print(f"note: {line}")

@@ -13,7 +13,7 @@ import sys
 
 from raxlab.cli._catalog import add_catalog_override, load
 from raxlab.cli.common import (EXIT_CHECK_FAILED, EXIT_INCOMPLETE, EXIT_OK, add_json, add_store, console,
-                               deprecated_alias, emit, extend_list)
+                               deprecated_alias, emit, extend_list, styled)
 
 COMMAND = "accept"
 HELP = "acceptance test of a delivered cluster against a plan: measured vs projected, pass/fail report"
@@ -120,26 +120,25 @@ def _progress():
 
     def show(ev: dict) -> None:
         if ev.get("ev") == "measure":
-            con.print(f"[bold]measuring {ev['kind']}[/bold]: {' '.join(ev['command'])}")
+            con.print(styled((f"measuring {ev['kind']}", "bold"), f": {' '.join(ev['command'])}"))
         elif ev.get("ev") == "begin" and ev.get("rank") == 0:
             con.print(f"  {ev.get('what')} ...")
     return show
 
 
 def _render(r: dict) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
-    t = Table(title=f"rax accept {escape(r['plan']['path'])}: {r['verdict'].upper()}", title_justify="left")
+    t = Table(title=f"rax accept {r['plan']['path']}: {r['verdict'].upper()}", title_justify="left")
     for col in ("check", "measured", "projected", "deviation", "tolerance", "verdict"):
         t.add_column(col)
     for c in r["checks"]:
         fmt = (lambda v: "N/A" if v is None else f"{v:.4g} {c['unit']}")
         dev = "N/A" if c["deviation"] is None else f"{c['deviation']:+.1%}"
-        t.add_row(c["name"], fmt(c["measured"]), fmt(c["projected"]), dev, escape(c["tolerance"] or c["note"]),
+        t.add_row(c["name"], fmt(c["measured"]), fmt(c["projected"]), dev, c["tolerance"] or c["note"],
                   c["verdict"])
     con = console()
     con.print(t)
-    con.print(escape(r["sentence"]))
+    con.print(r["sentence"])
     con.print(f"report: {r['files']['html']} and {r['files']['json']}")
     sys.stdout.flush()

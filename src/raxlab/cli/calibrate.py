@@ -83,7 +83,7 @@ def _render(d: dict) -> None:
                   + f"; attention {f['attention']:.3g}; conv {f['conv']:.3g}; memory {f['mem_bw']:.3g}; "
                     f"step overhead {_s(f['step_overhead_s'])}")
     for n in d.get("notes") or []:
-        con.print(f"[dim]- {n}[/dim]")
+        con.print(f"- {n}", style="dim")
 
 
 def _s(v):

@@ -1,6 +1,6 @@
 """`rax card WORKLOAD`: the workload card (parameters, FLOPs, bytes, activations) from one traced step."""
 
-from raxlab.cli.common import add_json, add_workload, console, emit
+from raxlab.cli.common import add_json, add_workload, console, emit, styled
 
 COMMAND = "card"
 HELP = "characterise a workload: params, FLOPs and bytes per op class, activations, from one traced step"
@@ -49,8 +49,8 @@ def _render(card: dict) -> None:
     from rich.table import Table
 
     out = console()
-    out.print(f"[bold]workload card: {card['name']}[/bold]  ({card['kind']}, {card['task']}, {card['model']}"
-              f"{', meta-only' if card['meta_only'] else ''})")
+    out.print(styled((f"workload card: {card['name']}", "bold"), f"  ({card['kind']}, {card['task']}, {card['model']}"
+                     f"{', meta-only' if card['meta_only'] else ''})"))
     head = Table(show_header=False)
     head.add_column("what")
     head.add_column("value", justify="right")
@@ -64,7 +64,7 @@ def _render(card: dict) -> None:
     out.print(f"traced on {trace['device']} in {trace['dtype']}, batches {trace['batches']},"
               f" layers {trace['layers'] or 'all'}, {trace['seconds']} s")
     for note in card["notes"]:
-        out.print(f"[dim]- {note}[/dim]")
+        out.print(f"- {note}", style="dim")
 
 
 def _summary_rows(card: dict) -> list[tuple[str, str]]:

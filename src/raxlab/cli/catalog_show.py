@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from raxlab.cli._catalog import add_catalog_override, cell, console, load
-from raxlab.cli.common import add_json, emit
+from raxlab.cli.common import add_json, emit, styled
 
 COMMAND = ("catalog", "show")
 HELP = "show one catalogue part with the source (or estimate) and date of every number"
@@ -33,7 +33,7 @@ def _render(entry) -> None:
     from rich.table import Table
 
     con = console()
-    con.print(f"[bold]{entry.KIND} {entry.name}[/bold]: {entry.spec.title}  ({entry.origin})")
+    con.print(styled((f"{entry.KIND} {entry.name}", "bold"), f": {entry.spec.title}  ({entry.origin})"))
     plain = entry.spec.model_dump(mode="json", exclude_none=True,
                                   exclude={"name", "title", "source", "estimate", "as_of", *entry.q_fields()})
     for key, value in plain.items():
@@ -48,4 +48,4 @@ def _render(entry) -> None:
                       p.label, p.as_of, f"[{ref}]")
     con.print(table)
     for text, ref in refs.items():
-        con.print(f"[{ref}] {text}", highlight=False, markup=False)
+        con.print(f"[{ref}] {text}", highlight=False)

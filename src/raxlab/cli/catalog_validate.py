@@ -8,7 +8,7 @@ Exit 0 when clean, 1 when the consistency checks find disagreements, 2 on a load
 from __future__ import annotations
 
 from raxlab.cli._catalog import console
-from raxlab.cli.common import add_json, emit
+from raxlab.cli.common import add_json, emit, styled
 
 COMMAND = ("catalog", "validate")
 HELP = "check the catalogue (or your override FILE): schema, units, sources, derived numbers"
@@ -49,5 +49,5 @@ def _render(d: dict) -> None:
     if d["overridden_entries"]:
         con.print(f"overridden: {', '.join(d['overridden_entries'])}")
     for issue in d["issues"]:
-        con.print(f"[red]inconsistent[/red] {issue}")
-    con.print("[green]ok[/green]" if d["ok"] else f"[red]{len(d['issues'])} consistency issue(s)[/red]")
+        con.print(styled(("inconsistent", "red"), f" {issue}"))
+    con.print("ok", style="green") if d["ok"] else con.print(f"{len(d['issues'])} consistency issue(s)", style="red")

@@ -76,14 +76,20 @@ def _jsonable(obj: Any) -> Any:
 
 
 def console():
-    """A rich Console that stays readable when piped (rich defaults to 80 columns then)."""
+    """The CLI's rich Console (`raxlab.textsafe.safe_console`): markup is never parsed, control
+    characters never printed; style with `styled(...)`. Stays readable when piped (rich
+    defaults to 80 columns then)."""
     import os
     import shutil
 
-    from rich.console import Console
+    from raxlab.textsafe import safe_console
 
-    width = int(os.environ.get("COLUMNS", 0)) or max(shutil.get_terminal_size((140, 24)).columns, 140)
-    return Console(width=width)
+    try:
+        width = int(os.environ.get("COLUMNS") or 0)
+    except ValueError:
+        width = 0
+    width = width if 20 <= width <= 1000 else max(shutil.get_terminal_size((140, 24)).columns, 140)
+    return safe_console(width=width)
 
 
 # Exit codes of every command (README "Exit codes", `rax --help`): scripts can tell a refused
@@ -105,3 +111,11 @@ EXIT_CODES = {
     EXIT_NO_PLAN: "rax plan: no candidate meets every target (the closest one is shown)",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C, SIGTERM); every finished point is kept",
 }
+
+
+def styled(*parts):
+    """One line of text from plain strings and (text, style) pairs, e.g.
+    `styled(("workload card: " + name, "bold"), "  (lm)")`; no part is parsed as markup."""
+    from rich.text import Text
+
+    return Text.assemble(*parts)

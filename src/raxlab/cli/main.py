@@ -15,6 +15,7 @@ import sys
 
 from raxlab import __version__
 from raxlab.errors import RaxError
+from raxlab.textsafe import CleanStream, one_line
 from raxlab.netemu.cleanup import terminate_as_interrupt
 
 GROUP_HELP = {
@@ -69,6 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command with stdout/stderr behind `textsafe.CleanStream`: whatever a command
+    prints, no user string in it reaches the terminal with control sequences."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = CleanStream.around(sys.stdout), CleanStream.around(sys.stderr)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     run = getattr(args, "_run", None)
@@ -83,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     except RaxError as exc:
         if getattr(args, "debug", False):
             raise
-        print(f"rax: error: {exc}", file=sys.stderr)
+        print(f"rax: error: {one_line(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("rax: interrupted; every finished point is kept in the store", file=sys.stderr)

@@ -4,7 +4,7 @@ measurements of stored runs (`--run`, a comma list or repeated). Exit code 5 whe
 meets every target (the closest one is shown; `rax --help`, README "Exit codes")."""
 
 from raxlab.cli._catalog import add_catalog_override, load
-from raxlab.cli.common import EXIT_NO_PLAN, EXIT_OK, add_json, add_store, add_workload, console, emit, extend_list
+from raxlab.cli.common import EXIT_NO_PLAN, EXIT_OK, add_json, add_store, add_workload, console, emit, extend_list, styled
 
 COMMAND = "plan"
 HELP = "recommend what to buy for a workload's targets: GPUs, nodes, fabric, precision, cost, verdicts"
@@ -97,9 +97,7 @@ def _pct(v):
 
 
 def _add(t, *cells) -> None:
-    from rich.markup import escape
-
-    t.add_row(*(escape(str(c)) for c in cells))
+    t.add_row(*(str(c) for c in cells))
 
 
 def _table(title, cols):
@@ -115,12 +113,10 @@ def _table(title, cols):
 def _render(plan: dict) -> None:
     out = console()
     w, o = plan["workload"], plan["objective"]
-    from rich.markup import escape
-
-    out.print(f"[bold]rax plan {escape(str(w['ref']))}[/bold]: {w['task']} {w['params']:,} parameters; "
-              f"{_objective_text(o)}")
+    out.print(styled((f"rax plan {w['ref']}", "bold"), f": {w['task']} {w['params']:,} parameters; "
+                     f"{_objective_text(o)}"))
     for k, s in enumerate(plan["guideline"]):
-        out.print(("[bold]" + escape(s) + "[/bold]") if k == 0 else f"- {escape(s)}")
+        out.print(s, style="bold") if k == 0 else out.print(f"- {s}")
     for part in (_rec_table, _capex_table, _network_table, _precision_table, _accelerator_table, _scale_table,
                  _sensitivity_table, _pareto_table):
         t = part(plan)
@@ -283,7 +279,5 @@ def _footer(out, plan):
         out.print(f"searched {s['candidates_covered']:,} candidates ({s['candidates_evaluated']:,} evaluated) in "
                   f"{s['wall_s']:.2f} s")
     out.print("pruned: " + ", ".join(f"{k} {v:,}" for k, v in {**pr['hardware'], **pr['layouts']}.items()))
-    from rich.markup import escape
-
     for a in plan["assumptions"]:
-        out.print(f"[dim]- {escape(a)}[/dim]")
+        out.print(f"- {a}", style="dim")

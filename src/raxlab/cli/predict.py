@@ -11,7 +11,7 @@ import itertools
 
 from raxlab.cli._catalog import add_catalog_override
 from raxlab.cli.common import (EXIT_NO_FIT, EXIT_OK, add_json, add_store, add_workload, console, deprecated_alias,
-                               emit, int_list, str_list, workload_ref)
+                               emit, int_list, str_list, styled, workload_ref)
 
 COMMAND = "predict"
 HELP = "project step time, throughput, memory and error band of a workload on a candidate cluster"
@@ -155,7 +155,8 @@ def _measured_fabric(args):
     from raxlab.predict.commfit import comm_fit_from_run
     from raxlab.store import Store
 
-    return comm_fit_from_run(Store(args.store), args.comm_run, transport=args.comm_transport, ranks=args.comm_ranks)
+    return comm_fit_from_run(Store(args.store, readonly=True), args.comm_run, transport=args.comm_transport,
+                             ranks=args.comm_ranks)
 
 
 def api_notes(notes: list[str], precision: str) -> list[str]:
@@ -200,9 +201,9 @@ def _render_train(d: dict) -> None:
 
     out = console()
     lay = d["layout"]
-    out.print(f"[bold]{d['workload']}[/bold] on {d['hardware']['name']} x {lay['tp'] * lay['pp'] * lay['dp']}"
+    out.print(styled((d["workload"], "bold"), f" on {d['hardware']['name']} x {lay['tp'] * lay['pp'] * lay['dp']}"
               f" ({d['hardware']['fabric'] or 'single node'}), {d['precision']}, tp {lay['tp']} pp {lay['pp']}"
-              f" dp {lay['dp']}, micro-batch {lay['micro_batch']} x {lay['grad_accum']}, recompute {lay['recompute']}")
+              f" dp {lay['dp']}, micro-batch {lay['micro_batch']} x {lay['grad_accum']}, recompute {lay['recompute']}"))
     band = d["error_band"]
     rng = f" (band {100 * band['low']:+.0f} % / {100 * band['high']:+.0f} %)" if band else " (band N/A)"
     out.print(f"step {fmt(d['step_time_s'], ' s')}{rng}   tokens/s {fmt(d['tokens_per_s'])}   samples/s "
@@ -217,7 +218,7 @@ def _render_train(d: dict) -> None:
         t.add_row(name, fmt(v), fmt(_pct(v / d["step_time_s"]) if v is not None else None, " %", 3))
     out.print(t)
     for note in d["assumptions"]:
-        out.print(f"[dim]- {note}[/dim]")
+        out.print(f"- {note}", style="dim")
 
 
 def _render_infer(d: dict) -> None:

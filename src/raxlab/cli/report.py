@@ -29,9 +29,9 @@ def run(args) -> int:
     if args.out == "-":
         if args.format == "pdf":
             raise RaxError("a PDF is binary; give a file with --out", field="--out")
-        sys.stdout.write(render(collect(Store(args.store), args.run), args.format))
+        sys.stdout.write(render(collect(Store(args.store, readonly=True), args.run), args.format))
         return 0
-    path = write_report(Store(args.store), args.run, args.format, args.out)
+    path = write_report(Store(args.store, readonly=True), args.run, args.format, args.out)
     if args.json:
         print(json.dumps({"path": str(path), "format": args.format}))
     else:

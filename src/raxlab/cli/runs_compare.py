@@ -1,6 +1,6 @@
 """`rax runs compare A B`: what changed between two runs, and whether it is significant."""
 
-from raxlab.cli.common import add_json, add_store, console, emit
+from raxlab.cli.common import add_json, add_store, console, emit, styled
 
 COMMAND = ("runs", "compare")
 HELP = "compare two runs: fingerprint and parameter changes, per point ratio with p-value and CI"
@@ -27,7 +27,7 @@ def run(args) -> int:
         raise RaxError(f"must be in [0, 1), got {args.threshold}", field="--threshold")
     if not 0 < args.alpha < 1:
         raise RaxError(f"must be in (0, 1), got {args.alpha}", field="--alpha")
-    store = Store(args.store)
+    store = Store(args.store, readonly=True)
     result = compare(collect(store, args.a), collect(store, args.b), args.threshold, args.alpha)
     emit(args, result, _render)
     return 0
@@ -48,10 +48,10 @@ def _render(res: dict) -> None:
 
     con = console()
     a, b = res["a"], res["b"]
-    con.print(f"[bold]A[/bold] {_kind(a['kind'])} run {a['id']} ({a['workload'] or '-'}, {a['created_at']})")
-    con.print(f"[bold]B[/bold] {_kind(b['kind'])} run {b['id']} ({b['workload'] or '-'}, {b['created_at']})")
+    con.print(styled(("A", "bold"), f" {_kind(a['kind'])} run {a['id']} ({a['workload'] or '-'}, {a['created_at']})"))
+    con.print(styled(("B", "bold"), f" {_kind(b['kind'])} run {b['id']} ({b['workload'] or '-'}, {b['created_at']})"))
     for w in res["warnings"]:
-        con.print(f"[yellow]warning:[/yellow] {w}", markup=True, highlight=False)
+        con.print(styled(("warning:", "yellow"), f" {w}"), highlight=False)
     _changes(con, "fingerprint changes", res["fingerprint_changes"], with_role=True)
     _changes(con, "parameter changes", res["param_changes"])
     t = Table(title=f"points (B/A of time; change needs p < {res['alpha']:g} and |ratio-1| >= {res['threshold']:.0%})")
@@ -66,7 +66,7 @@ def _render(res: dict) -> None:
     con.print(t)
     for side in ("only_in_a", "only_in_b"):
         if res[side]:
-            con.print(f"{side.replace('_', ' ')}: {', '.join(res[side])}", markup=False)
+            con.print(f"{side.replace('_', ' ')}: {', '.join(res[side])}")
     con.print("summary: " + (", ".join(f"{k} {n}" for k, n in sorted(res["summary"].items())) or "no matching points"))
 
 
@@ -77,4 +77,4 @@ def _changes(con, title: str, rows: list, with_role: bool = False) -> None:
     con.print(f"{title}:")
     for r in rows:
         role = f"[{r['role']}] " if with_role else ""
-        con.print(f"  {role}{r['key']}: {r['a']!r} -> {r['b']!r}", markup=False, highlight=False)
+        con.print(f"  {role}{r['key']}: {r['a']!r} -> {r['b']!r}", highlight=False)

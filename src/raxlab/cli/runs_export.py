@@ -26,7 +26,7 @@ def run(args) -> int:
     from raxlab.report.output import default_path, write_atomic
     from raxlab.store import Store
 
-    store = Store(args.store)
+    store = Store(args.store, readonly=True)
     data = collect(store, args.run)
     payload = export(data, args.format)
     if args.out == "-":

@@ -19,7 +19,7 @@ def add_arguments(p):
 def run(args) -> int:
     from raxlab.store import Store
 
-    db = Store(args.store)
+    db = Store(args.store, readonly=True)
     kinds = [_kind(db, k) for k in args.kind or []]
     runs = db.list_runs(limit=args.limit, kind=None) if not kinds else _of_kinds(db, kinds, args.limit)
     emit(args, runs, _render)

@@ -2,7 +2,7 @@
 
 import json
 
-from raxlab.cli.common import add_json, add_store, console, emit
+from raxlab.cli.common import add_json, add_store, console, emit, styled
 
 COMMAND = ("runs", "show")
 HELP = "show one stored run: header, fingerprints, points, artifacts"
@@ -19,7 +19,7 @@ def add_arguments(p):
 def run(args) -> int:
     from raxlab.store import Store
 
-    data = Store(args.store).get_run(args.run)
+    data = Store(args.store, readonly=True).get_run(args.run)
     emit(args, data, lambda d: _render(d, args.samples))
     return 0
 
@@ -28,8 +28,8 @@ def _render(run, samples: bool):
     from rich.table import Table
 
     con = console()
-    con.print(f"[bold]run {run['id']}[/bold]  kind={run['kind']}  workload={run['workload'] or '-'}"
-              f"  status={run['status']}  created={run['created_at']}  finished={run['finished_at'] or '-'}")
+    con.print(styled((f"run {run['id']}", "bold"), f"  kind={run['kind']}  workload={run['workload'] or '-'}"
+              f"  status={run['status']}  created={run['created_at']}  finished={run['finished_at'] or '-'}"))
     for role, fp in run["fingerprints"].items():
         gpus = ", ".join(g["name"] for g in fp.get("gpus", [])) or "none"
         con.print(f"fingerprint [{role}]: {fp.get('hostname')} ({fp.get('machine_id')}), "
@@ -45,7 +45,7 @@ def _render(run, samples: bool):
             t.add_row("", "", "samples", "", ", ".join(f"{s:.6g}" for s in p["samples"]))
     con.print(t)
     for name, art in run["artifacts"].items():
-        con.print(f"artifact [bold]{name}[/bold]: {_short(art, 300)}")
+        con.print(styled("artifact ", (name, "bold"), f": {_short(art, 300)}"))
     view = SUMMARY_VIEWS.get(run["kind"])
     if view is not None:  # the command's own summary, rebuilt from what was stored
         import importlib

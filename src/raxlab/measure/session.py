@@ -118,8 +118,11 @@ def _raise_interrupt(signum, frame):
 def _make_progress(kind: str, total: int | None):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), transient=False)
+    from raxlab.textsafe import safe_console
+
+    # markup off: a point name is text ("[/x]" in a workload name must not raise MarkupError)
+    bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), transient=False, console=safe_console())
     task = bar.add_task(kind, total=total)
     bar.start()
     return bar, task

@@ -89,7 +89,7 @@ def plan_workload(ref: str, cat, *, runs=(), store=None, targets: list[str] | No
     if runs:
         from raxlab.store import Store
 
-        db = store if hasattr(store, "get_run") else Store(store)
+        db = store if hasattr(store, "get_run") else Store(store, readonly=True)
     measured = load_measured(db, runs, cat, wl.name, fabric=measured_fabric, rails=measured_rails)
     card = _card(wl, measured, ref, trust_code)  # a compute run calibrates with the card it stored alongside its points
     plan = make_plan(spec, card, cat, workload_ref=ref, measured=measured, options=options)

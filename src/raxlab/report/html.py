@@ -2,7 +2,7 @@
 resource. A Content-Security-Policy forbids loading anything (and running any script), so
 the page works offline from file:// and an escaping slip could not execute code.
 
-Every user string passes through `esc` (html.escape with quotes); SVG text was escaped by
+Every user string passes through `esc` (control characters removed, html.escape with quotes); SVG text was escaped by
 svg.py. Print CSS puts each section on its own page and keeps charts and rows whole.
 """
 
@@ -12,13 +12,14 @@ from html import escape
 
 from raxlab.report.doc import LABELS, Bullets, Chart, Code, Document, Facts, Heading, Label, Para, Table
 from raxlab.report.style import CSS
+from raxlab.textsafe import clean
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 PARA_CLASS = {"p": "", "note": "note", "warn": "warn", "missing": "missing", "verdict": "verdict"}
 
 
 def esc(text) -> str:
-    return escape(str(text), quote=True)
+    return escape(clean(text), quote=True)
 
 
 def badge(label: Label | None) -> str:

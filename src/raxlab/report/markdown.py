@@ -2,7 +2,7 @@
 
 User strings are escaped so that Markdown renderers show them as text: `<`, `>` and `&`
 become entities (a `<script>` name stays text even where raw HTML is allowed), and Markdown
-punctuation is backslash-escaped. Code blocks use a fence longer than any backtick run inside.
+punctuation is backslash-escaped, control characters removed (`raxlab.textsafe.clean`). Code blocks use a fence longer than any backtick run inside.
 """
 
 from __future__ import annotations
@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 
 from raxlab.report.doc import LABELS, Bullets, Chart, Code, Document, Facts, Heading, Label, Para, Table
+from raxlab.textsafe import clean
 
 _MD = re.compile(r"([\\`*_\[\]{}#|!~])")
 PREFIX = {"note": "> ", "warn": "> **Warning:** ", "missing": "> **N/A:** ", "verdict": "> **Verdict:** ", "p": ""}
 
 
 def esc(text) -> str:
-    s = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    s = clean(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     s = _MD.sub(r"\\\1", s)
     return " ".join(s.split("\n"))  # a newline would end a table row or a quote
 
@@ -63,8 +64,9 @@ def block(b) -> list[str]:
         out += table(b.data) if b.data else []
         return out + ([f"*{esc(b.caption)}*", ""] if b.caption else [])
     if isinstance(b, Code):
-        fence = _fence(b.text)
-        return [f"{fence}sh", b.text, fence, ""]
+        text = clean(b.text)
+        fence = _fence(text)
+        return [f"{fence}sh", text, fence, ""]
     if isinstance(b, Bullets):
         return [f"- {esc(i)}" for i in b.items] + [""]
     raise TypeError(f"no Markdown for block {type(b).__name__}")

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Callable
 
+from raxlab.textsafe import clean
+
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies (yellow left out: too pale on white).
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 MARKERS = ("circle", "square", "triangle", "diamond")
@@ -22,7 +24,7 @@ FONT = 'font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-
 
 
 def esc(text) -> str:
-    return escape(str(text), quote=True)
+    return escape(clean(text), quote=True)
 
 
 def _f(v: float) -> str:

@@ -174,6 +174,16 @@ class WorkloadSpec(_Strict):
     trust_code: bool = False
     base_dir: str = Field(".", description="directory relative paths resolve against (set by the loader)")
 
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_label(cls, v: str) -> str:
+        return check_label(v, NAME_MAX)
+
+    @field_validator("description", "source")
+    @classmethod
+    def _text_is_printable(cls, v: str | None) -> str | None:
+        return None if v is None else check_label(v, TEXT_MAX, lines=True)
+
     @field_validator("data", mode="before")
     @classmethod
     def _short_data(cls, v: Any) -> Any:
@@ -219,6 +229,28 @@ class WorkloadSpec(_Strict):
         """`path` made absolute against the spec's directory (home `~` expanded)."""
         p = user_path(path, "data")
         return p if p.is_absolute() else (Path(self.base_dir) / p).resolve()
+
+
+NAME_MAX = 120   # a name labels runs, tables, reports and file names: one short line
+TEXT_MAX = 4000  # description / source: a paragraph
+
+
+def check_label(v: str, limit: int, lines: bool = False) -> str:
+    """What a spec accepts as a name (or, with `lines`, as free text): 1..limit printable
+    characters; no control, format or bidirectional-override characters (they would re-style a
+    terminal or make text read differently than it is), no surrounding blanks. Rich markup
+    like `[bold]` is allowed: every output shows it as text."""
+    if not v.strip():
+        raise ValueError("must not be blank")
+    if len(v) > limit:
+        raise ValueError(f"at most {limit} characters, got {len(v)}")
+    bad = next((c for c in v if not c.isprintable() and not (lines and c == "\n")), None)
+    if bad is not None:
+        raise ValueError(f"contains the control/format character U+{ord(bad):04X}; "
+                         f"allowed: printable characters{' and line breaks' if lines else ''}")
+    if not lines and v != v.strip():
+        raise ValueError("must not start or end with blanks")
+    return v
 
 
 def user_path(text: str | Path, field: str) -> Path:
