@@ -137,3 +137,17 @@ def test_fuzz_any_text_prints_and_renders_clean(parts):
     for esc in (html.esc, markdown.esc):
         _visible(esc("".join(parts)))
     COUNTS[("terminal text", "accepted")] += 1
+
+
+def test_no_module_relies_on_rich_markup():
+    """The console never parses markup, so a `[bold]` literal would print as is and an `escape()`
+    would print its backslashes: style with `style=` / `cli.common.styled` instead."""
+    import pathlib
+
+    src = pathlib.Path(__file__).resolve().parents[2] / "src" / "raxlab"
+    tag = re.compile(r"(?<![\w)\]])\[/?(bold|dim|italic|underline|red|green|yellow|blue|cyan|magenta|white|link)\b[^\]]*\]")
+    bad = [f"{p.relative_to(src)}:{i}" for p in src.rglob("*.py") if p.name != "textsafe.py"
+           for i, line in enumerate(p.read_text().splitlines(), 1)
+           if (tag.search(line) and not line.lstrip().startswith("#") and '"""' not in line and "`" not in line)
+           or "rich.markup" in line]
+    assert not bad, "Rich markup in: " + ", ".join(bad)
