@@ -47,8 +47,7 @@ def projection_for(ctx, i: int) -> dict:
 
 def evaluate_at(ctx, i: int, precision: str) -> dict | None:
     """Best layout of option `i`'s hardware at another precision (None: it cannot run there)."""
-    from raxlab.plan.planner import models_for
-    from raxlab.plan.search import search
+    from raxlab.plan.search import models_for, search
     from raxlab.plan.space import Space, _base
 
     opts = ctx.opts

@@ -21,14 +21,13 @@ from raxlab.plan.detail import acceptance, alternatives, breakdown, missing, pro
 from raxlab.plan.measured import Measured
 from raxlab.plan.objective import objective_from_spec
 from raxlab.plan.options import Options, pareto
-from raxlab.plan.search import Model, search
+from raxlab.plan.schema import LABELS, SCHEMA  # noqa: F401 (re-exported)
+from raxlab.plan.search import models_for, search
 from raxlab.plan.sensitivity import sensitivity
 from raxlab.plan.space import Space, SpaceOptions, build_space
 from raxlab.plan.text import jsonable, pct
 from raxlab.predict import errorband
-from raxlab.predict.api import dtype_bytes
 
-SCHEMA = "raxlab.plan/1"
 PLAN_KEYS = ("schema", "workload", "objective", "recommendation", "verdicts", "pareto", "alternatives", "sensitivity",
              "pruned", "search", "measured", "assumptions", "labels", "guideline", "acceptance")
 TIE_FALLBACK = 0.10  # no validated band (non-transformer models): differences under 10 % are ties
@@ -40,28 +39,6 @@ class PlanOptions:
     space: SpaceOptions = field(default_factory=SpaceOptions)
     cost: CostInputs = field(default_factory=CostInputs)
     gen_tokens: int | None = None  # inference: generated tokens per request
-
-
-def models_for(card, spec, precisions) -> dict:
-    """The projection model per precision (weight bytes differ; activations for non-transformers)."""
-    from raxlab.predict.generic import CardNums
-    from raxlab.predict.shape import shape_from_card
-
-    shape = shape_from_card(card, seq=spec.seq_len)
-    gb = spec.effective_global_batch
-    mbs = tuple(sorted({b for b in (1, 2, 4, 8, spec.micro_batch) if b <= gb}))
-    out = {}
-    for p in precisions:
-        w = max(dtype_bytes(p), 2.0)
-        if shape is not None:
-            out[p] = Model(shape, True, gb, mbs, heads=shape.heads, kv_heads=shape.kv, layers=shape.layers,
-                           seq=shape.seq, w_bytes=w)
-        else:
-            traced = 4.0 if card.trace.get("dtype", "float32") == "float32" else 2.0
-            mbs_g = tuple(sorted({b for b in (1, 2, 4, 8, 16, 32, 64, 128, spec.micro_batch) if b <= gb}))
-            out[p] = Model(CardNums.from_card(card, act_scale=w / traced), False, gb, mbs_g,
-                           seq=card.tokens_per_sample, w_bytes=w)
-    return out
 
 
 def _tie(transformer: bool) -> tuple[float, str, object]:
@@ -246,14 +223,6 @@ def _search_stats(ctx: _Ctx) -> dict:
                       "win (best per pp, tp, ZeRO stage) on every fabric x rails (search.py)"}
 
 
-LABELS = {
-    "projected": "time, throughput, MFU and memory: the projection model (error band per number), from catalogue "
-                 "peaks and published-efficiency priors unless a measured fit/calibration is named",
-    "measured": "numbers from the customer's stored runs (fabric fits, compute calibration, A/B), named with the run",
-    "catalogue": "prices, power and sizes with a published source in the catalogue",
-    "estimate": "catalogue or planner numbers without a public source, each with its reasoning",
-    "override": "numbers from the customer's catalogue override file",
-}
 
 
 def _assumptions(ctx: _Ctx, i: int) -> list[str]:

@@ -330,3 +330,26 @@ def search(space, models: dict) -> SearchResult:
             parts.append(_stage_b(space, model, flat, groups, la_a, chosen, hc_cache, res))
     res.cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else _empty_cols()
     return res
+
+
+def models_for(card, spec, precisions) -> dict:
+    """The projection model per precision (weight bytes differ; activations for non-transformers)."""
+    from raxlab.predict.api import dtype_bytes
+    from raxlab.predict.generic import CardNums
+    from raxlab.predict.shape import shape_from_card
+
+    shape = shape_from_card(card, seq=spec.seq_len)
+    gb = spec.effective_global_batch
+    mbs = tuple(sorted({b for b in (1, 2, 4, 8, spec.micro_batch) if b <= gb}))
+    out = {}
+    for p in precisions:
+        w = max(dtype_bytes(p), 2.0)
+        if shape is not None:
+            out[p] = Model(shape, True, gb, mbs, heads=shape.heads, kv_heads=shape.kv, layers=shape.layers,
+                           seq=shape.seq, w_bytes=w)
+        else:
+            traced = 4.0 if card.trace.get("dtype", "float32") == "float32" else 2.0
+            mbs_g = tuple(sorted({b for b in (1, 2, 4, 8, 16, 32, 64, 128, spec.micro_batch) if b <= gb}))
+            out[p] = Model(CardNums.from_card(card, act_scale=w / traced), False, gb, mbs_g,
+                           seq=card.tokens_per_sample, w_bytes=w)
+    return out

@@ -144,7 +144,7 @@ def make_serving_plan(spec, card, cat, obj, *, workload_ref, measured, options) 
 
 def _serving_plan(spec, card, cat, obj, space, opts, shape, gen, util, ref, measured, options) -> dict:
     from raxlab.plan.detail import breakdown
-    from raxlab.plan.planner import LABELS, SCHEMA
+    from raxlab.plan.schema import LABELS, SCHEMA
 
     i, m = choose(opts)
     i = verdicts.safest_precision(opts, m, i, 0.0) if m["meets"][i] else i

@@ -72,7 +72,7 @@ def _where(run: dict) -> str:
 
 def calibrate_comm_run(store, ref: str, holdout_every: int = 2, save: bool = True) -> dict:
     """Per fit group, refit α-β on all sizes but every `holdout_every`-th and predict those."""
-    from raxlab.measure.comm.fit import fit_alpha_beta
+    from raxlab.fits import fit_alpha_beta
 
     run = _comm_run(store, ref)
     groups: dict[tuple, list[dict]] = {}

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from raxlab.errors import RaxError, unknown_name
-from raxlab.workload.spec import path_kind
+from raxlab.workload.paths import path_kind
 
 
 def _quiet_transformers() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from raxlab.measure.comm.fit import fit_rows
+from raxlab.fits import fit_rows
 from raxlab.store import Store
 
 POINT_KIND = "comm"

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from raxlab.measure.comm.fit import fit_alpha_beta, fit_rows
+from raxlab.fits import fit_alpha_beta, fit_rows
 
 SIZES = [2**k for k in range(3, 27)]  # 8 B .. 64 MiB, like -b 8 -e 64M -f 2
 
