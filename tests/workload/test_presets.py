@@ -53,9 +53,16 @@ def test_package_data_stays_small():
     assert 50 <= len(images) <= 200
 
 
-def test_tiny_text_is_long_enough_for_every_lm_preset():
-    longest = max(load_preset(n).seq_len or 0 for n in preset_names())
-    assert (SAMPLE_DIR / "tiny-text.txt").stat().st_size >= longest
+def test_text_samples_are_long_enough_for_every_lm_preset():
+    for name in preset_names():
+        spec = load_preset(name)
+        if spec.data.path in ("tiny-text", "long-text"):
+            assert (SAMPLE_DIR / f"{spec.data.path}.txt").stat().st_size >= (spec.seq_len or 0), name
+
+
+def test_long_text_is_tiny_text_repeated():
+    tiny = (SAMPLE_DIR / "tiny-text.txt").read_bytes()
+    assert (SAMPLE_DIR / "long-text.txt").read_bytes() == tiny * 15
 
 
 def test_rax_presets_json(rax):

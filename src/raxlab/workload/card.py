@@ -10,7 +10,15 @@ Batch and depth are separated exactly rather than assumed:
   some reshapes are free views there and copies at B > 1, which would skew the split;
 * transformer configs with >= 3 identical layers are traced at 1 and 2 layers (same width,
   vocab, seq) and per-layer costs extrapolated linearly to L layers, exact for identical
-  layers (`tests/workload/test_card.py` checks it against a full-depth trace).
+  layers (`tests/workload/test_card.py` checks it against a full-depth trace). Stacks that are
+  a prefix of d different blocks followed by a repeating period of p blocks (DeepSeek-V3: 3
+  dense blocks, then MoE blocks; Qwen-MoE with decoder_sparse_step 2) are traced at d+p and
+  d+2p blocks and extrapolated by (L−d)/p periods, exact in the same way.
+
+Mixture-of-experts models are traced on meta with balanced routing (`workload/moe.py`); where
+that is impossible (experts outside transformers' experts interface, a failing meta trace and a
+model too large for the CPU) the card is derived from the config (`card_moe.analytic_card`) and
+says so. Either way `moe` summarises the routing facts (`card_moe.summary`).
 
 JSON keys (per sample unless named `_fixed`, per step):
   params, trainable_params, weight_bytes, gradient_bytes, optimizer_state_bytes
@@ -21,6 +29,7 @@ JSON keys (per sample unless named `_fixed`, per step):
   activation_bytes_per_sample, activation_bytes_fixed
   sample_bytes (on disk per sample), decode_s_per_sample (measured here), tokens_per_sample,
   image_size, layer_shape (or null), kind, name, task, model, meta_only, trace, notes
+  moe (mixture-of-experts models only; see card_moe.summary)
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from raxlab.errors import RaxError
+from raxlab.workload import card_moe
 from raxlab.workload._lazy import torch  # imported on first use: a cached card is read without torch
 
 SCHEMA_VERSION = 1
@@ -73,9 +83,13 @@ class WorkloadCard:
     trace: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
+    moe: dict[str, Any] | None = None  # routing facts of a mixture of experts (card_moe.summary)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        if d["moe"] is None:  # dense cards keep the keys they always had
+            del d["moe"]
+        return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "WorkloadCard":
@@ -148,6 +162,8 @@ def _traced(workload, dtype: torch.dtype, depths: list[int | None]) -> tuple[dic
         return _trace_grid(workload, "meta", dtype, depths), "meta", []
     except (RuntimeError, NotImplementedError) as exc:
         why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if card_moe.is_moe(workload) and (workload.meta_only or _too_big_for_cpu(workload, dtype)):
+            raise card_moe.Untraceable(f"the meta trace failed: {why}") from exc
         if workload.meta_only or _too_big_for_cpu(workload, dtype):
             raise RaxError(f"cannot trace {workload.name} on meta tensors ({why}) and it is too large"
                            " (or meta_only) to trace on the CPU", field="model") from exc
@@ -170,16 +186,23 @@ def _too_big_for_cpu(workload, dtype: torch.dtype) -> bool:
 
 
 def _layer_plan(workload, dtype: torch.dtype) -> tuple[list[int | None], list[str]]:
-    """Depths to trace: [1, 2] for deep homogeneous transformers, else [None] (full depth)."""
+    """Depths to trace: [d+p, d+2p] for deep transformers whose blocks repeat with period p
+    after a prefix of d ([1, 2] when all are identical), else [None] (full depth)."""
     shape = workload.layer_shape
     if shape is None or shape["layers"] < EXTRAPOLATE_MIN_LAYERS:
         return [None], []
     with _skip_init():  # only the layer shapes matter here; init is most of a meta build's time
         model = workload.build_model("meta", dtype)
-    if not _homogeneous(model, shape["layers"]):
+    card_moe.check_traceable(workload, model)
+    plan = _periodic(model, shape["layers"])
+    if plan is None:
         return [None], ["layers differ in shape: traced at full depth, no extrapolation"]
-    return [1, 2], [f"traced at 1 and 2 layers and extrapolated linearly to {shape['layers']}"
-                    " (exact for identical layers)"]
+    d, p = plan
+    if (d, p) == (0, 1):
+        return [1, 2], [f"traced at 1 and 2 layers and extrapolated linearly to {shape['layers']}"
+                        " (exact for identical layers)"]
+    return [d + p, d + 2 * p], [f"traced at {d + p} and {d + 2 * p} layers ({d} leading blocks, then a period of {p})"
+                                f" and extrapolated linearly to {shape['layers']} (exact for repeating blocks)"]
 
 
 def _skip_init():
@@ -194,15 +217,35 @@ def _skip_init():
     return contextlib.nullcontext()
 
 
-def _homogeneous(model: torch.nn.Module, layers: int) -> bool:
+MAX_PREFIX, MAX_PERIOD = 8, 4  # leading odd blocks and repeat lengths the depth plan looks for
+
+
+def _periodic(model: torch.nn.Module, layers: int) -> tuple[int, int] | None:
+    """Smallest (prefix d, period p) with every layer stack repeating with period p after block d
+    (and at least one period beyond the two traced), or None."""
     stacks = [m for m in model.modules() if isinstance(m, torch.nn.ModuleList) and len(m) == layers]
     if not stacks:
-        return False
+        return None
 
     def signature(block):
         return type(block).__name__, tuple((n, tuple(p.shape), p.dtype) for n, p in block.named_parameters())
 
-    return all(len({signature(b) for b in s}) == 1 for s in stacks)
+    sigs = [[signature(b) for b in s] for s in stacks]
+    for p in range(1, MAX_PERIOD + 1):
+        for d in range(0, MAX_PREFIX + 1):
+            if (layers - d) % p or layers - d < 3 * p:
+                continue
+            if all(all(sg[i] == sg[i + p] for i in range(d, layers - p)) for sg in sigs):
+                return d, p
+    return None
+
+
+def _extrapolate_periodic(at1: dict[str, int], at2: dict[str, int], depths: list[int], layers: int) -> dict[str, int]:
+    """m(L) = m(d+p) + ((L−d)/p − 1)·(m(d+2p) − m(d+p)): exact for blocks repeating with period p."""
+    lo, hi = depths
+    p = hi - lo
+    periods = (layers - (lo - p)) // p
+    return {k: at1[k] + (periods - 1) * (at2[k] - at1[k]) for k in at1}
 
 
 def _counts_at_depth(grid: dict, depths: list[int | None], layers: int | None):
@@ -210,9 +253,12 @@ def _counts_at_depth(grid: dict, depths: list[int | None], layers: int | None):
     lo, hi = BATCHES
     if depths == [None]:
         return _split_batch(grid[(None, lo)], grid[(None, hi)])
-    per1, fix1 = _split_batch(grid[(1, lo)], grid[(1, hi)])
-    per2, fix2 = _split_batch(grid[(2, lo)], grid[(2, hi)])
-    return _extrapolate(per1, per2, layers), _extrapolate(fix1, fix2, layers)
+    a, b = depths
+    per1, fix1 = _split_batch(grid[(a, lo)], grid[(a, hi)])
+    per2, fix2 = _split_batch(grid[(b, lo)], grid[(b, hi)])
+    if depths == [1, 2]:
+        return _extrapolate(per1, per2, layers), _extrapolate(fix1, fix2, layers)
+    return _extrapolate_periodic(per1, per2, depths, layers), _extrapolate_periodic(fix1, fix2, depths, layers)
 
 
 def _by(prefix: str, d: dict[str, int]) -> dict[str, int]:
@@ -227,8 +273,17 @@ def build_card(workload, *, dtype: torch.dtype | None = None, extrapolate: bool 
     """Trace one training step of `workload` (in `dtype`, default float32) and summarise it as a WorkloadCard."""
     t0 = time.perf_counter()
     dtype = dtype or torch.float32
-    depths, notes = _layer_plan(workload, dtype) if extrapolate else ([None], [])
-    grid, device, more = _traced(workload, dtype, depths)
+    try:
+        depths, notes = _layer_plan(workload, dtype) if extrapolate else ([None], [])
+        if not extrapolate and card_moe.is_moe(workload):
+            with _skip_init():
+                card_moe.check_traceable(workload, workload.build_model("meta", dtype))
+        with card_moe.routing(workload):
+            grid, device, more = _traced(workload, dtype, depths)
+    except card_moe.Untraceable as why:
+        card = card_moe.analytic_card(workload, dtype, str(why), _standard_notes(workload, dtype))
+        card.trace["seconds"] = round(time.perf_counter() - t0, 3)
+        return card
     layers = workload.layer_shape["layers"] if workload.layer_shape else None
     per, fixed = _counts_at_depth(grid, depths, layers)
     card = WorkloadCard(
@@ -246,6 +301,7 @@ def build_card(workload, *, dtype: torch.dtype | None = None, extrapolate: bool 
                "layers": [d for d in depths if d is not None] or None},
         notes=notes + more + _standard_notes(workload, dtype),
     )
+    card_moe.attach(card, workload, device)
     card.trace["seconds"] = round(time.perf_counter() - t0, 3)
     return card
 

@@ -91,20 +91,24 @@ def build(config, kind: str, dtype):
     """A fresh model on the current default device (callers wrap in `torch.device`)."""
     from transformers import AutoModelForCausalLM, AutoModelForImageClassification
 
+    from raxlab.workload import moe
+
     _quiet_transformers()
     auto = AutoModelForCausalLM if kind == "lm" else AutoModelForImageClassification
-    return auto.from_config(config, dtype=dtype, attn_implementation="eager")
+    extra = moe.build_kwargs() if kind == "lm" else {}  # balanced routing inside card traces on meta
+    return auto.from_config(config, dtype=dtype, attn_implementation="eager", **extra)
 
 
 def layer_shape(config, seq_len: int | None) -> dict[str, Any] | None:
-    """Transformer layer shape (hidden, layers, heads, kv_heads, ffn, vocab, seq), or None."""
+    """Transformer layer shape (hidden, layers, heads, kv_heads, ffn, vocab, seq), or None; MoE
+    configs add a `moe` block and MLA configs an `mla` block (`workload/moe.py`)."""
     hidden = getattr(config, "hidden_size", None)
     layers = num_layers(config)
     heads = getattr(config, "num_attention_heads", None)
     if not (hidden and layers and heads):
         return None
     ffn = getattr(config, "intermediate_size", None) or getattr(config, "n_inner", None) or 4 * hidden
-    return {
+    shape = {
         "hidden": int(hidden),
         "layers": int(layers),
         "heads": int(heads),
@@ -115,6 +119,22 @@ def layer_shape(config, seq_len: int | None) -> dict[str, Any] | None:
         "seq": seq_len,
         "tied_embeddings": bool(getattr(config, "tie_word_embeddings", False)),
     }
+    return _moe_and_mla(config, shape)
+
+
+def _moe_and_mla(config, shape: dict[str, Any]) -> dict[str, Any]:
+    """Add the MoE/MLA blocks where the config has them (dense shapes stay as they were)."""
+    from raxlab.workload import moe
+
+    block, mla = moe.moe_block(config), moe.mla_block(config)
+    if block is not None:
+        shape["ffn"] = block["dense_ffn"]
+        shape["gated_mlp"] = True  # every MoE family transformers ships has SwiGLU experts and MLPs
+        shape["moe"] = block
+    if mla is not None:
+        shape["head_dim"] = mla["qk_nope_head_dim"] + mla["qk_rope_head_dim"]  # the Q·Kᵀ width per head
+        shape["mla"] = mla
+    return shape
 
 
 def max_positions(config) -> int | None:

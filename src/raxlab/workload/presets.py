@@ -21,6 +21,9 @@ SAMPLE_DIR = Path(__file__).parent / "samples"
 SAMPLES = {
     "tiny-text": SAMPLE_DIR / "tiny-text.txt",   # original prose about sizing clusters
     "shapes": SAMPLE_DIR / "shapes",             # procedurally drawn PNGs, see _make_shapes.py
+    # tiny-text.txt repeated 15 times (132,495 bytes), so long-context presets (131,072-token
+    # sequences under the byte tokenizer) have one window; tests check it stays derived.
+    "long-text": SAMPLE_DIR / "long-text.txt",
 }
 
 
@@ -76,7 +79,7 @@ def sample_path(ref: str) -> Path:
 
 
 
-SAMPLE_KINDS = {"tiny-text": "lm", "shapes": "vision"}
+SAMPLE_KINDS = {"tiny-text": "lm", "shapes": "vision", "long-text": "lm"}
 _HIDDEN, _LAYERS, _HEADS = ("hidden_size", "n_embd"), ("num_hidden_layers", "n_layer"), ("num_attention_heads", "n_head")
 
 
