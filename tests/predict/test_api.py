@@ -38,9 +38,20 @@ def test_fit_check(llama70, h100_ib):
 
 def test_layout_checked_against_the_model(llama70, h100_ib):
     with pytest.raises(RaxError, match="^tp:"):
-        predict_training(llama70, h100_ib, Layout(tp=16, global_batch=1), "bf16")
+        predict_training(llama70, h100_ib, Layout(tp=3, global_batch=1), "bf16")  # 64 heads
     with pytest.raises(RaxError, match="^pp:"):
-        predict_training(llama70, h100_ib, Layout(pp=3, global_batch=3), "bf16")
+        predict_training(llama70, h100_ib, Layout(pp=81, global_batch=81), "bf16")  # 80 layers
+
+
+def test_tp_across_nodes_is_projected_with_a_warning(llama70, h100_ib):
+    inside = predict_training(llama70, h100_ib, Layout(tp=8, dp=2, global_batch=16), "bf16")
+    across = predict_training(llama70, h100_ib, Layout(tp=16, global_batch=16), "bf16")
+    assert any("spans more than one 8-GPU node" in a for a in across.assumptions)
+    assert not any("spans more than one" in a for a in inside.assumptions)
+    # per micro-batch (8 vs 16 of them): 16-way TP halves the GEMMs, but the same activation
+    # all-reduces now also cross the scale-out rails every layer
+    assert across.terms["tp_comm"] / 16 > inside.terms["tp_comm"] / 8
+    assert across.terms["matmul"] / 16 < inside.terms["matmul"] / 8
 
 
 def test_unsupported_precision_is_an_error(gpt175, a100_ib):

@@ -70,6 +70,15 @@ def predict_training(shape: TransformerShape, hw: Hardware, layout: Layout, prec
 
 def _layout_warnings(layout: Layout, hw: Hardware) -> list[str]:
     """Regimes the validation benchmark (benchmarks/bench_predict_validation) could not check."""
+    out = []
+    if layout.tp > hw.gpus_per_node:
+        out.append(f"tensor parallel {layout.tp} spans more than one {hw.gpus_per_node}-GPU node: its activation "
+                   "all-reduces cross the scale-out fabric every layer (projected, not validated; frameworks "
+                   "keep TP inside the NVLink domain)")
+    return out + _zero3_warnings(layout, hw)
+
+
+def _zero3_warnings(layout: Layout, hw: Hardware) -> list[str]:
     if layout.zero == 3 and layout.zero3_gather == "prefetch" and layout.dp > 16 * hw.gpus_per_node:
         return [f"ZeRO-3/FSDP with prefetch over {layout.dp} GPUs: validated on FSDP runs of up to 128 GPUs only; "
                 "an implementation that gathers each parameter synchronously (DeepSpeed ZeRO-3 of 2021) runs "

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from raxlab.predict.collectives import group_time
+from raxlab.predict.gemm import attention_efficiency, gemm_time
 
 ACT = 2.0  # bytes per activation element (bf16/fp16; fp8 recipes keep activations in 16 bit)
 
@@ -84,49 +85,105 @@ def roofline(flops, nbytes, peak_eff, bw):
     return np.maximum(flops / peak_eff, nbytes / bw)
 
 
+# fp8 recipes (Transformer Engine, delayed or current scaling): every fp8 GEMM input is
+# quantized by a kernel that reads it in 16 bit and writes the fp8 copy and, on Hopper, whose
+# tensor cores take fp8 only in "TN" layout, a transposed fp8 copy for the backward GEMM
+# (TE docs, "Using FP8 with Transformer Engine"; the amax is fused into the same pass):
+# 2 + 1 + 1 bytes per element of each linear layer's input forward and of its output
+# gradient backward. Weights are cast once per optimizer step (cached across micro-batches).
+FP8_CAST_BYTES = 4.0
+
+
+def _gemm(m, n, k, hc, batch=1.0, sixteen=False):
+    """One GEMM on the candidate: the training dtype's GEMM, or the 16-bit one (`sixteen`)."""
+    if sixteen:
+        return gemm_time(m, n, k, batch=batch, peak=hc.peak_bf16, e_max=hc.eff_mm16, k0=hc.gemm16_k0, sms=hc.sms,
+                         fixed_s=hc.gemm16_fixed, mem_bw=hc.mem_bw, in_bytes=ACT, out_bytes=ACT)
+    return gemm_time(m, n, k, batch=batch, peak=hc.peak, e_max=hc.eff_mm, k0=hc.gemm_k0, sms=hc.sms,
+                     fixed_s=hc.gemm_fixed, mem_bw=hc.mem_bw, in_bytes=hc.in_bytes, out_bytes=ACT)
+
+
+def layer_gemms(shape, t):
+    """(N, K) of the block's four GEMMs on one TP rank, for M = tokens: QKV (column parallel),
+    output projection (row parallel), MLP up (gate and up fused when gated), MLP down."""
+    h, f = float(shape.hidden), float(shape.ffn)
+    up = (2.0 if shape.gated_mlp else 1.0) * f
+    return [((shape.q_dim + 2 * shape.kv_dim) / t, h), (h, shape.q_dim / t), (up / t, h), (h, f / t)]
+
+
+def linear_time(T, n, k, hc):
+    """Forward and backward seconds of one linear layer y = x·Wᵀ (x: T×k, W: n×k): forward
+    GEMM; backward data gradient (T×k from T×n and n×k) and weight gradient (n×k, reduced over T)."""
+    fwd = _gemm(T, n, k, hc)
+    bwd = _gemm(T, k, n, hc) + _gemm(n, k, T, hc)
+    return fwd, bwd
+
+
 def layer_cost(shape, la, hc, w_bytes: float = 2.0) -> LayerCost:
     """Time of one transformer block per micro-batch on the candidate (shape: TransformerShape,
     la: LayoutArrays, hc: HwConsts)."""
     t, T = la.tp, la.mb * shape.seq
     h, f = float(shape.hidden), float(shape.ffn)
-    mm_flops = T * 2.0 * shape.layer_params / t
-    mm_bytes = shape.layer_params / t * w_bytes + ACT * T * (4 * h + (h + 2 * shape.kv_dim) / t + 2 * f / t)
-    mm_f = roofline(mm_flops, mm_bytes, hc.peak * hc.eff_mm, hc.mem_bw)
+    mm_f = mm_b = cast = 0.0
+    for n, k in layer_gemms(shape, t):
+        fwd, bwd = linear_time(T, n, k, hc)
+        mm_f, mm_b = mm_f + fwd, mm_b + bwd
+        cast = cast + FP8_CAST_BYTES * T * (k + n) / hc.mem_bw  # input forward, output gradient backward
+    fp8 = hc.in_bytes < 2.0
+    mm_f = mm_f + np.where(fp8, cast / 2.0, 0.0)
+    mm_b = mm_b + np.where(fp8, cast / 2.0, 0.0)
     attn_f, attn_b, attn_rec = _attention(shape, la, hc)
     ffn_b = OTHER_FFN_FWD_GATED if shape.gated_mlp else OTHER_FFN_FWD
     other_f = T * (OTHER_HIDDEN_FWD * h / np.where(la.sp > 0, t, 1.0) + ffn_b * f / t) / hc.mem_bw
-    tp_one = group_time("all_reduce", T * h * ACT, t, t, hc)  # SP's AG+RS moves the same bytes
-    return LayerCost(mm_f=mm_f, mm_b=2.0 * mm_f, attn_f=attn_f, attn_b=attn_b, attn_rec=attn_rec,
+    # SP's AG+RS moves the same bytes; TP wider than a node crosses the scale-out fabric
+    tp_one = group_time("all_reduce", T * h * ACT, t, np.minimum(t, hc.g), hc)
+    return LayerCost(mm_f=mm_f, mm_b=mm_b, attn_f=attn_f, attn_b=attn_b, attn_rec=attn_rec,
                      other_f=other_f, other_b=OTHER_BWD_RATIO * other_f, tp_f=2 * tp_one, tp_b=2 * tp_one,
                      overhead=hc.layer_overhead)
 
 
+def attention_eff(la, hc, s, pass_: str):
+    """Fraction of the 16-bit peak of the fused kernel in use (codes: 1 flash, 2 flash1, 3 fused)."""
+    tag = "f" if pass_ == "fwd" else "b"
+    flash = attention_efficiency(s, getattr(hc, f"fl_{tag}_inf"), getattr(hc, f"fl_{tag}_s0"))
+    fused = attention_efficiency(s, getattr(hc, f"fu_{tag}_inf"), getattr(hc, f"fu_{tag}_s0"))
+    flash1 = flash * hc.eff_attn1 / np.maximum(hc.eff_attn, 1e-9)
+    return np.where(la.attn >= 3, fused, np.where(la.attn >= 2, flash1, flash))
+
+
 def _attention(shape, la, hc):
     """(forward, backward, selective-recompute) seconds of the attention core."""
-    t, b, s, h = la.tp, la.mb, float(shape.seq), float(shape.hidden)
-    full_fwd = 4.0 * b * s * s * h / t  # Q·Kᵀ and A·V over the full square
+    t, b, s = la.tp, la.mb, float(shape.seq)
+    full_fwd = 4.0 * b * s * s * shape.q_dim / t  # Q·Kᵀ and A·V over the full square
     heads = shape.heads / t
     # flash: compute-bound fused kernel; its only traffic is Q, K, V, O (and their gradients).
-    qkvo = ACT * b * s * (2 * h + 2 * shape.kv_dim) / t
-    eff = np.where(la.attn >= 2, hc.eff_attn1, hc.eff_attn) * hc.peak_bf16
+    qkvo = ACT * b * s * (2 * shape.q_dim + 2 * shape.kv_dim) / t
     causal = 0.5 * (1.0 + np.minimum(FLASH_BLOCK / s, 1.0))
-    fl_f = roofline(causal * full_fwd, qkvo, eff, hc.mem_bw)
-    fl_b = roofline(causal * FLASH_BWD * full_fwd, 2 * qkvo, eff, hc.mem_bw)
-    # unfused: batched GEMMs at matmul efficiency plus the score-tensor kernels.
+    fl_f = roofline(causal * full_fwd, qkvo, attention_eff(la, hc, s, "fwd") * hc.peak_bf16, hc.mem_bw)
+    fl_b = roofline(causal * FLASH_BWD * full_fwd, 2 * qkvo, attention_eff(la, hc, s, "bwd") * hc.peak_bf16,
+                    hc.mem_bw)
+    # unfused: batched GEMMs (b·heads of s×s×head_dim and s×head_dim×s) plus the score kernels.
     scores = b * heads * s * s
-    un_f = full_fwd / (hc.peak_bf16 * hc.eff_mm) + SCORE_FWD * scores / hc.mem_bw
-    un_b = 2 * full_fwd / (hc.peak_bf16 * hc.eff_mm) + SCORE_BWD * scores / hc.mem_bw
+    hd, bh = float(shape.head_dim), b * heads
+    qk = _gemm(s, s, hd, hc, batch=bh, sixteen=True)
+    av = _gemm(s, hd, s, hc, batch=bh, sixteen=True)
+    un_f = qk + av + SCORE_FWD * scores / hc.mem_bw
+    un_b = (_gemm(s, hd, s, hc, batch=bh, sixteen=True) + _gemm(hd, s, s, hc, batch=bh, sixteen=True)
+            + _gemm(s, s, hd, hc, batch=bh, sixteen=True) + _gemm(s, hd, s, hc, batch=bh, sixteen=True)
+            + SCORE_BWD * scores / hc.mem_bw)
     flash = la.attn > 0
     rec = np.where(flash, 0.0, un_f)  # flash already recomputes S in its backward
     return np.where(flash, fl_f, un_f), np.where(flash, fl_b, un_b), rec
 
 
 def head_cost(shape, la, hc, w_bytes: float = 2.0):
-    """Output projection, cross-entropy and their TP collectives per micro-batch (last stage)."""
+    """Output projection, cross-entropy and their TP collectives per micro-batch (last stage).
+    The output layer stays in 16 bit under fp8 recipes (Transformer Engine keeps the LM head
+    and embeddings in higher precision)."""
     t, T = la.tp, la.mb * shape.seq
-    flops = 2.0 * T * shape.hidden * shape.vocab / t
-    nbytes = shape.vocab * shape.hidden / t * w_bytes + ACT * T * (shape.hidden + shape.vocab / t)
-    fwd = roofline(flops, nbytes, hc.peak * hc.eff_mm, hc.mem_bw)
+    v = shape.vocab / t
+    fwd = _gemm(T, v, shape.hidden, hc, sixteen=True)
+    bwd = _gemm(T, shape.hidden, v, hc, sixteen=True) + _gemm(v, shape.hidden, T, hc, sixteen=True)
     ce = CE_BYTES * T * shape.vocab / t / hc.mem_bw
-    tp = 2 * group_time("all_reduce", T * shape.hidden * ACT, t, t, hc)
-    return 3.0 * fwd + ce + tp
+    tp = 2 * group_time("all_reduce", T * shape.hidden * ACT, t, np.minimum(t, hc.g), hc)
+    return fwd + bwd + ce + tp

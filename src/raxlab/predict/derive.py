@@ -39,11 +39,17 @@ def load_points() -> dict:
 
 
 def a100_node(matmul: float, attention: float, attention1: float) -> Hardware:
-    """One 8×A100-80GB SXM node (datasheet numbers as in the catalogue; no fabric needed)."""
+    """One 8×A100-80GB SXM node (datasheet numbers as in the catalogue; no fabric needed), with
+    the kernel-level shape model of data/kernels.yaml; `attention` scales its FA2 curves."""
     from raxlab.predict import priors
+    from raxlab.predict.kernels import kernel_params
 
+    kp = kernel_params("a100-sxm-80gb")
+    scale = attention / A100_FA2_BENCH
+    curves = {k: {p: (c.e_inf * scale, c.s0) for p, c in v.items()} for k, v in kp.attention.items()}
     eff = Efficiency(matmul={"bf16": matmul}, attention=attention, attention_flash1=attention1,
-                     mem_bw=priors.load_priors()["accelerators"]["a100-sxm-80gb"]["mem_bw"]["value"])
+                     mem_bw=priors.load_priors()["accelerators"]["a100-sxm-80gb"]["mem_bw"]["value"],
+                     sms=kp.sms, gemm=dict(kp.gemm), attention_curves=curves)
     return Hardware(name="8x a100-sxm-80gb", peak_flops={"bf16": 312e12}, mem_bytes=80 * 2**30, mem_bw=2.039e12,
                     gpus_per_node=8, scaleup_bw=300e9, scaleup_eff=priors.scaleup_eff("nvlink3").value, eff=eff)
 

@@ -33,6 +33,24 @@ class Efficiency:
     layer_overhead_s: float = 0.0  # launch/framework time per layer per fwd or bwd pass
     step_overhead_s: float = 0.0  # per optimizer step (host sync, logging, scheduler)
     source: str = ""
+    # Kernel-level shape model (predict/gemm.py, data/kernels.yaml). sms 0: no wave quantization.
+    sms: int = 0
+    gemm: Mapping[str, tuple[float, float]] = field(default_factory=dict)  # dtype -> (k0, fixed s)
+    # Attention curves e_inf·s/(s+s0) per kernel ("flash", "fused") and pass ("fwd", "bwd");
+    # absent: the flat `attention` / `attention_flash1` fractions for every sequence length.
+    attention_curves: Mapping[str, Mapping[str, tuple[float, float]]] = field(default_factory=dict)
+
+    def gemm_for(self, dtype: str) -> tuple[float, float]:
+        """(k0, fixed seconds) of the GEMM ramp for `dtype` (0, 0: a flat efficiency)."""
+        return self.gemm.get(dtype) or self.gemm.get("bf16") or (0.0, 0.0)
+
+    def curve(self, kernel: str, pass_: str) -> tuple[float, float]:
+        """(e_inf, s0) of an attention kernel's pass; flat fallbacks when no curve is known."""
+        for k in ((kernel, "flash") if kernel == "fused" else (kernel,)):
+            c = self.attention_curves.get(k, {}).get(pass_)
+            if c is not None:
+                return c
+        return (self.attention_flash1 if kernel == "flash1" else self.attention), 0.0
 
     def matmul_for(self, dtype: str) -> float:
         if dtype not in self.matmul:
@@ -126,6 +144,23 @@ class HwConsts:
     nodes_per_leaf: object
     layer_overhead: object
     step_overhead: object
+    sms: object = 0.0  # SM count for wave quantization (0: none)
+    gemm_k0: object = 0.0  # GEMM pipeline fill, K elements, for the training dtype
+    gemm_fixed: object = 0.0  # GEMM fixed seconds per kernel
+    in_bytes: object = 2.0  # bytes per GEMM input element in the training dtype (1 under fp8)
+    # the 16-bit GEMM (output layer, unfused attention under fp8): ceiling and ramp
+    eff_mm16: object = 0.0
+    gemm16_k0: object = 0.0
+    gemm16_fixed: object = 0.0
+    # attention e_inf / s0 per kernel generation and pass (flash = FA2 class, fused = cuDNN/FA3 class)
+    fl_f_inf: object = 0.0
+    fl_f_s0: object = 0.0
+    fl_b_inf: object = 0.0
+    fl_b_s0: object = 0.0
+    fu_f_inf: object = 0.0
+    fu_f_s0: object = 0.0
+    fu_b_inf: object = 0.0
+    fu_b_s0: object = 0.0
 
 
 def hw_consts(hw: Hardware, dtype: str) -> HwConsts:
@@ -145,7 +180,23 @@ def hw_consts(hw: Hardware, dtype: str) -> HwConsts:
         alpha_inter=inter.alpha_s if inter else hw.nccl_alpha_inter_s + hw.fabric_latency_s,
         base=hw.nccl_base_s, oversub=max(hw.oversubscription, 1.0), nodes_per_leaf=hw.nodes_per_leaf,
         layer_overhead=hw.eff.layer_overhead_s, step_overhead=hw.eff.step_overhead_s,
+        sms=float(hw.eff.sms), **_kernel_fields(hw.eff, dtype),
     )
+
+
+def _kernel_fields(eff: Efficiency, dtype: str) -> dict:
+    k0, fixed = eff.gemm_for(dtype)
+    d16 = "bf16" if dtype in ("fp8", "fp4", "int8") else dtype
+    k16, fixed16 = eff.gemm_for(d16)
+    e16 = eff.matmul.get(d16) or eff.matmul.get("fp16") or eff.matmul_for(dtype)
+    out = {"gemm_k0": k0, "gemm_fixed": fixed, "in_bytes": {"fp8": 1.0, "fp4": 0.5, "int8": 1.0, "fp32": 4.0,
+                                                                "tf32": 4.0}.get(dtype, 2.0),
+           "eff_mm16": float(e16), "gemm16_k0": k16, "gemm16_fixed": fixed16}
+    for kernel, tag in (("flash", "fl"), ("fused", "fu")):
+        for pass_, p in (("fwd", "f"), ("bwd", "b")):
+            e_inf, s0 = eff.curve(kernel, pass_)
+            out[f"{tag}_{p}_inf"], out[f"{tag}_{p}_s0"] = e_inf, s0
+    return out
 
 
 def _peak16(hw: Hardware, dtype: str) -> float:

@@ -29,8 +29,8 @@ import numpy as np
 from raxlab.errors import RaxError
 
 RECOMPUTE = ("none", "selective", "full")
-ATTN_CODE = {"unfused": 0, "flash": 1, "flash1": 2}
-ATTENTION = ("flash", "flash1", "unfused")  # LayoutArrays.attn codes 1, 2, 0
+ATTN_CODE = {"unfused": 0, "flash": 1, "flash1": 2, "fused": 3}
+ATTENTION = ("flash", "fused", "flash1", "unfused")  # LayoutArrays.attn codes 1, 3, 2, 0
 ZERO3_GATHER = ("prefetch", "blocking")  # LayoutArrays.prefetch 1, 0 (see sharded.py)
 CP_COMM = ("ring", "all_gather")  # LayoutArrays.cp_ag 0, 1 (see context.py)
 
@@ -48,8 +48,10 @@ class Layout:
     zero: int = 0  # ZeRO stage 0-3; FSDP FULL_SHARD is 3, SHARD_GRAD_OP is 2
     recompute: str = "none"  # none | selective (attention core) | full (whole layer)
     sequence_parallel: bool = False
-    # flash: FlashAttention-2-class fused causal kernel; flash1: the earlier FlashAttention/Triton
-    # generation (25-40 % of A100 peak vs 50-73 %, Dao 2023); unfused: materialised s×s scores.
+    # flash: FlashAttention-2-class fused causal kernel; fused: the GPU generation's native kernel
+    # (cuDNN fused attention as Transformer Engine / Megatron-Core use it, FlashAttention-3/4
+    # class; = flash on Ampere); flash1: the earlier FlashAttention/Triton generation (25-40 % of
+    # A100 peak vs 50-73 %, Dao 2023); unfused: materialised s×s scores.
     attention: str = "flash"
     overlap_grad_reduce: bool = True  # DP gradient sync bucketed under backward
     grad_reduce_bytes: int = 2  # 4 when gradients are reduced in fp32 (FSDP mixed precision DEFAULT)
@@ -112,8 +114,6 @@ def check_layout(lay: Layout, *, gpus: int | None = None, gpus_per_node: int | N
                        field=field)
     _check_experts(lay, experts, gpus_per_node)
     _check_context(lay, seq)
-    if gpus_per_node and lay.tp > gpus_per_node:
-        raise RaxError(f"tensor parallel {lay.tp} spans more than one node ({gpus_per_node} GPUs)", field="tp")
     if heads and heads % lay.tp:
         raise RaxError(f"{heads} attention heads are not divisible by tp {lay.tp}", field="tp")
     if kv_heads and lay.tp > kv_heads and lay.tp % kv_heads:
@@ -170,10 +170,10 @@ def _check_pipeline(lay: Layout, layers: int | None) -> None:
                        "with pipeline parallelism (pp > 1)", field="zero")
     if lay.vpp > 1 and lay.pp == 1:
         raise RaxError("interleaving needs pipeline parallelism (pp > 1)", field="vpp")
-    if layers and layers % lay.pp:
-        raise RaxError(f"{layers} layers are not divisible by pp {lay.pp}", field="pp")
-    if layers and layers % (lay.pp * lay.vpp):
-        raise RaxError(f"{layers} layers are not divisible by pp×vpp = {lay.pp}×{lay.vpp}", field="vpp")
+    # Uneven splits are allowed (training.stage_layers places the remainder); each model chunk
+    # needs a layer.
+    if layers and layers < lay.pp * lay.vpp:
+        raise RaxError(f"{layers} layers cannot fill pp×vpp = {lay.pp}×{lay.vpp} model chunks", field="pp")
     m = lay.global_batch // max(lay.micro_batch * lay.dp, 1)
     if lay.vpp > 1 and m % lay.pp:
         raise RaxError(f"the interleaved schedule needs micro-batches per step ({m}) divisible by pp {lay.pp}",
@@ -193,7 +193,7 @@ class LayoutArrays:
     zero: np.ndarray
     recompute: np.ndarray
     sp: np.ndarray
-    attn: np.ndarray  # 0 unfused, 1 flash, 2 flash1
+    attn: np.ndarray  # 0 unfused, 1 flash, 2 flash1, 3 fused
     overlap: np.ndarray
     grad_bytes: np.ndarray
     gather_bytes: np.ndarray
@@ -243,7 +243,7 @@ def make_arrays(n: int | None = None, **cols) -> LayoutArrays:
 
 
 # Reason codes of `layout_problems` (0 = possible). Append new codes at the end: stored plans name them.
-PROBLEMS = ("ok", "tp x pp x cp x dp != gpus", "tp spans nodes", "heads % tp", "layers % (pp*vpp)",
+PROBLEMS = ("ok", "tp x pp x cp x dp != gpus", "tp spans nodes", "heads % tp", "layers < pp*vpp",
             "global_batch % (micro_batch*dp)", "zero-3 with pp", "vpp without pp",
             "interleaving needs micro-batches % pp", "not a transformer: tp = pp = cp = 1",
             "ep or etp without experts", "experts % ep", "(tp*cp*dp) % (etp*ep)", "etp spans nodes",
@@ -252,7 +252,8 @@ PROBLEMS = ("ok", "tp x pp x cp x dp != gpus", "tp spans nodes", "heads % tp", "
 
 def layout_problems(la: LayoutArrays, gpus, gpus_per_node, heads=None, layers=None, transformer=True,
                     experts=None, seq=None):
-    """Vectorised `check_layout`: an int array of codes into PROBLEMS (first problem wins)."""
+    """Vectorised `check_layout`: an int array of codes into PROBLEMS (first problem wins). The
+    planner also prunes TP across nodes, which `rax predict` projects (slowly) with a warning."""
     m = la.gb / np.maximum(la.mb * la.dp, 1)
     none = np.zeros(len(la), bool)
     etp = la.expert_tp
@@ -260,7 +261,7 @@ def layout_problems(la: LayoutArrays, gpus, gpus_per_node, heads=None, layers=No
         la.tp * la.pp * la.cp * la.dp != gpus,
         la.tp > gpus_per_node,
         (np.mod(heads, la.tp) != 0) if heads else np.zeros(len(la), bool),
-        (np.mod(layers, la.pp * la.vpp) != 0) if layers else np.zeros(len(la), bool),
+        (layers < la.pp * la.vpp) if layers else np.zeros(len(la), bool),
         np.mod(la.gb, la.mb * la.dp) != 0,
         (la.zero == 3) & (la.pp > 1),
         (la.vpp > 1) & (la.pp == 1),

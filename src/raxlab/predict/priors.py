@@ -17,6 +17,7 @@ import yaml
 
 from raxlab.errors import RaxError
 from raxlab.predict.hardware import Efficiency
+from raxlab.predict.kernels import kernel_params
 from raxlab.safe_yaml import PACKAGE_LOADER
 
 PRIORS_PATH = Path(__file__).parent / "data" / "priors.yaml"
@@ -88,13 +89,18 @@ def efficiency_prior(name: str, mamf: Mapping[str, float] | None = None,
     src = "; ".join(f"{k}: {v.provenance}" for k, v in (("matmul bf16", matmul.get("bf16")),
                                                          ("attention", attention)) if v)
     mm_f, att_f, r1 = (scalar("training", k).value for k in ("matmul_factor", "attention_factor", "flash1_ratio"))
+    kp = kernel_params(name)
+    notes.update({f"kernels:{i}": n for i, n in enumerate(kp.notes)})
+    curves = {k: {p: (c.e_inf * att_f, c.s0) for p, c in passes.items()} for k, passes in kp.attention.items()}
     eff = Efficiency(matmul={d: p.value * mm_f for d, p in matmul.items()}, attention=attention.value * att_f,
                      attention_flash1=attention.value * att_f * r1, mem_bw=mem.value,
-                     source=src + f"; in-training factors {mm_f:g}/{att_f:g} (priors.yaml training)")
+                     source=src + f"; in-training factors {mm_f:g}/{att_f:g} (priors.yaml training); "
+                            f"kernel shapes: {kp.family} ({kp.evidence})",
+                     sms=kp.sms, gemm=dict(kp.gemm), attention_curves=curves)
     return eff, notes
 
 
 def assumptions_for(notes: Mapping[str, str], dtype: str, attention: bool = True) -> list[str]:
     """The assumption notes that matter for a run in `dtype`."""
     keys = ["generic", f"matmul:{dtype}", "mem_bw"] + (["attention"] if attention else [])
-    return [notes[k] for k in keys if k in notes]
+    return [notes[k] for k in keys if k in notes] + [v for k, v in notes.items() if k.startswith("kernels:")]

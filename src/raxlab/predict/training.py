@@ -3,7 +3,7 @@
 `train_core(shape, la, hc)` evaluates any number of candidates at once (numpy arrays in
 `LayoutArrays` and/or `HwConsts`) and returns named per-step terms in seconds. The step is:
 
-    step = m·t_stage                          compute on the critical (last) pipeline stage
+    step = m·t_stage                          compute on the critical (slowest) pipeline stage
          + (pp−1)/vpp · t_stage               pipeline bubble (1F1B; interleaved: ÷ v)
          + pp p2p (activations, gradients)    Megatron sends in line with the schedule
          + exposed DP/FSDP communication
@@ -33,9 +33,22 @@ DDP_BUCKET_BYTES = 25 * 2**20  # torch DDP bucket_cap_mb default (25 MiB)
 ADAM_BYTES_FIXED = 26.0  # priors.yaml optimizer.bytes_per_param_fixed (+ gradient bytes)
 
 
+def stage_layers(layers, pp, vpp=1.0):
+    """(layers of the fullest stage, layers of the last stage). When pp (× vpp) does not divide
+    the layers, frameworks fill every stage but the last with ceil(l / pp) layers and give the
+    last, which also holds the output layer, the remainder (Megatron-Core's uneven pipeline
+    split; Llama 3 405B: 126 layers on 16 stages, Dubey et al. 2024 §3.3.2, one fewer layer on
+    the first and last stages). Each model chunk holds at least one layer."""
+    chunk = np.ceil(layers / np.maximum(pp * vpp, 1.0))
+    full = chunk * vpp
+    last = np.maximum(layers - (pp - 1.0) * full, 1.0)
+    return full, np.minimum(last, full)
+
+
 def _stage_params(shape, la):
-    """Parameters held by one GPU of the critical (last) stage: its layers and the output layer."""
-    L = shape.layers / la.pp
+    """Parameters held by one GPU of the fullest stage: its layers and the embedding or output
+    layer (the first and last stages hold one vocabulary table each when pp > 1)."""
+    L, _ = stage_layers(shape.layers, la.pp, la.vpp)
     emb = np.where(la.pp > 1, shape.vocab * shape.hidden, shape.embedding_params)
     return (L * shape.layer_params + emb) / la.tp
 
@@ -43,11 +56,16 @@ def _stage_params(shape, la):
 def train_core(shape, la, hc, w_bytes: float = 2.0, workspace: float = 2.5e9) -> dict:
     """Per-step terms (seconds), memory (bytes) and derived figures for every candidate."""
     m = la.gb / (la.mb * la.dp)
-    L = shape.layers / la.pp
+    L, L_last = stage_layers(shape.layers, la.pp, la.vpp)
     lc = layer_cost(shape, la, hc, w_bytes)
     head = head_cost(shape, la, hc, w_bytes)
     rec = np.where(la.recompute >= 2, lc.fwd, np.where(la.recompute >= 1, lc.attn_rec, 0.0))
-    t_stage = L * (lc.fwd + lc.bwd + rec) + head
+    per_layer = lc.fwd + lc.bwd + rec
+    # The slowest stage sets the pace: the fullest one, or the last with the output layer.
+    last_is_critical = L_last * per_layer + head >= L * per_layer
+    t_stage = np.where(last_is_critical, L_last * per_layer + head, L * per_layer)
+    L = np.where(last_is_critical, L_last, L)  # layers on the critical stage
+    head = np.where(last_is_critical, head, 0.0)
     terms = {
         "matmul": m * L * (lc.mm_f + lc.mm_b),
         "attention": m * L * (lc.attn_f + lc.attn_b),
@@ -103,7 +121,8 @@ def _memory(shape, la, params_gpu, m, w_bytes, workspace):
     w, g, o = mem.model_state_bytes(params_gpu, la.dp, la.zero, w_bytes, la.grad_bytes)
     per_layer = mem.activation_bytes_per_layer(shape.seq, la.mb, shape.hidden, shape.heads, la.tp,
                                                la.sp, la.recompute, la.attn)
-    act = per_layer * shape.layers * mem.pipeline_activation_factor(la.pp, la.vpp, m)
+    L_first, _ = stage_layers(shape.layers, la.pp, la.vpp)
+    act = per_layer * L_first * la.pp * mem.pipeline_activation_factor(la.pp, la.vpp, m)
     logits = np.where(la.pp > 1, 0.0, 4.0 * la.mb * shape.seq * shape.vocab / la.tp)
     gathered = np.where(la.zero >= 3, 2 * shape.layer_params / la.tp * w_bytes, 0.0)
     parts = {"weights": w, "gradients": g, "optimizer": o, "activations": act + logits,
