@@ -120,8 +120,6 @@ def _reason(r: dict) -> str | None:
         return "micro-batch not stated"
     if "FSDP" in r["fsdp_zero"] and _int(r, "pp") > 1:
         return "FSDP combined with PP not modelled"
-    if _int(r, "layers") % _int(r, "pp"):
-        return "uneven pipeline stages (layers % pp)"
     return None
 
 
@@ -143,9 +141,12 @@ def _layout(r: dict, assumed: list[str]) -> Layout:
     if not r["sequence_parallel"] and tp > 1:
         assumed.append("sp")
     titan = r["study"].startswith("torchtitan")
+    # The attention kernel each framework runs: NeMo / Megatron-Core / Megatron-Bridge / dgxc
+    # recipes use Transformer Engine's cuDNN fused attention ("fused"); torchtitan's PyTorch
+    # SDPA dispatches to its FlashAttention-2 backend ("flash").
     return Layout(tp=tp, pp=pp, dp=g // (tp * pp), micro_batch=_int(r, "micro_batch"),
                   global_batch=_int(r, "global_batch_sequences"), vpp=_int(r, "vpp"), zero=3 if sharded else 1,
-                  recompute=_recompute(r, assumed), sequence_parallel=sp, attention="flash",
+                  recompute=_recompute(r, assumed), sequence_parallel=sp, attention="flash" if titan else "fused",
                   grad_reduce_bytes=4 if titan else 2)
 
 

@@ -85,12 +85,15 @@ def roofline(flops, nbytes, peak_eff, bw):
     return np.maximum(flops / peak_eff, nbytes / bw)
 
 
-# fp8 recipes (Transformer Engine, delayed or current scaling): every fp8 GEMM input is
-# quantized by a kernel that reads it in 16 bit and writes the fp8 copy and, on Hopper, whose
-# tensor cores take fp8 only in "TN" layout, a transposed fp8 copy for the backward GEMM
-# (TE docs, "Using FP8 with Transformer Engine"; the amax is fused into the same pass):
-# 2 + 1 + 1 bytes per element of each linear layer's input forward and of its output
-# gradient backward. Weights are cast once per optimizer step (cached across micro-batches).
+# fp8 recipes (Transformer Engine, delayed or current scaling): a GEMM input in fp8 needs an
+# fp8 copy and, because Hopper's tensor cores take fp8 only in "TN" layout, a transposed fp8
+# copy for the backward GEMM, made by one cast-transpose pass that reads 16 bit and writes both
+# (TE docs "Using FP8 with Transformer Engine"; amax fused in the same pass): 2 + 1 + 1 bytes
+# per element. TE fuses the cast into the producer where there is one (LayerNormLinear,
+# LayerNormMLP: LayerNorm → QKV / FC1 and activation → FC2 write fp8 directly), so forward only
+# the attention output (→ output projection) pays it; backward every linear layer's output
+# gradient does (cast-transpose, fused with the bias gradient). Weights are cast once per
+# optimizer step (cached across micro-batches): not counted.
 FP8_CAST_BYTES = 4.0
 
 
@@ -124,14 +127,14 @@ def layer_cost(shape, la, hc, w_bytes: float = 2.0) -> LayerCost:
     la: LayoutArrays, hc: HwConsts)."""
     t, T = la.tp, la.mb * shape.seq
     h, f = float(shape.hidden), float(shape.ffn)
-    mm_f = mm_b = cast = 0.0
-    for n, k in layer_gemms(shape, t):
+    mm_f = mm_b = 0.0
+    gemms = layer_gemms(shape, t)
+    for n, k in gemms:
         fwd, bwd = linear_time(T, n, k, hc)
         mm_f, mm_b = mm_f + fwd, mm_b + bwd
-        cast = cast + FP8_CAST_BYTES * T * (k + n) / hc.mem_bw  # input forward, output gradient backward
     fp8 = hc.in_bytes < 2.0
-    mm_f = mm_f + np.where(fp8, cast / 2.0, 0.0)
-    mm_b = mm_b + np.where(fp8, cast / 2.0, 0.0)
+    mm_f = mm_f + np.where(fp8, FP8_CAST_BYTES * T * gemms[1][1] / hc.mem_bw, 0.0)
+    mm_b = mm_b + np.where(fp8, FP8_CAST_BYTES * T * sum(n for n, _ in gemms) / hc.mem_bw, 0.0)
     attn_f, attn_b, attn_rec = _attention(shape, la, hc)
     ffn_b = OTHER_FFN_FWD_GATED if shape.gated_mlp else OTHER_FFN_FWD
     other_f = T * (OTHER_HIDDEN_FWD * h / np.where(la.sp > 0, t, 1.0) + ffn_b * f / t) / hc.mem_bw
