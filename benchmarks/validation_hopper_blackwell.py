@@ -108,6 +108,8 @@ def _reason(r: dict) -> str | None:
     """Why the model cannot project this row as published, or None."""
     if r["gpu"] not in SYSTEMS:
         return f"gpu {r['gpu']} not in the catalogue"
+    if "500 W" in r["gpu_as_stated"]:  # torchtitan's Grand Teton H100s: 96 GB HBM2e, 2.4 TB/s, 500 W cap
+        return "H100 96 GB / 500 W part not in the catalogue (power-capped clocks, 2.4 TB/s HBM2e)"
     if _precision(r) is None:
         return f"precision {r['precision'].split()[0]} not modelled (bf16/fp8 only)"
     if r["task"] == "lora":
@@ -141,13 +143,15 @@ def _layout(r: dict, assumed: list[str]) -> Layout:
     if not r["sequence_parallel"] and tp > 1:
         assumed.append("sp")
     titan = r["study"].startswith("torchtitan")
-    # The attention kernel each framework runs: NeMo / Megatron-Core / Megatron-Bridge / dgxc
-    # recipes use Transformer Engine's cuDNN fused attention ("fused"); torchtitan's PyTorch
-    # SDPA dispatches to its FlashAttention-2 backend ("flash").
+    # Framework settings that are configuration, not measurement. NeMo / Megatron-Core /
+    # Megatron-Bridge / dgxc recipes: Transformer Engine's cuDNN fused attention ("fused") and,
+    # with TP, TE userbuffers TP-communication overlap (tp_comm_overlap: True in the NeMo and
+    # dgxc performance recipes). torchtitan: PyTorch SDPA's FlashAttention-2 backend ("flash")
+    # and TP collectives in line (async TP is opt-in).
     return Layout(tp=tp, pp=pp, dp=g // (tp * pp), micro_batch=_int(r, "micro_batch"),
                   global_batch=_int(r, "global_batch_sequences"), vpp=_int(r, "vpp"), zero=3 if sharded else 1,
                   recompute=_recompute(r, assumed), sequence_parallel=sp, attention="flash" if titan else "fused",
-                  grad_reduce_bytes=4 if titan else 2)
+                  grad_reduce_bytes=4 if titan else 2, tp_overlap=not titan and tp > 1)
 
 
 def case_or_reason(r: dict) -> HBCase | str:

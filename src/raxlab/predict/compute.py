@@ -129,9 +129,11 @@ def layer_cost(shape, la, hc, w_bytes: float = 2.0) -> LayerCost:
     h, f = float(shape.hidden), float(shape.ffn)
     mm_f = mm_b = 0.0
     gemms = layer_gemms(shape, t)
-    for n, k in gemms:
+    row_parallel_f = 0.0  # output projection and MLP down: their reduce-scatter overlaps them
+    for i, (n, k) in enumerate(gemms):
         fwd, bwd = linear_time(T, n, k, hc)
         mm_f, mm_b = mm_f + fwd, mm_b + bwd
+        row_parallel_f = row_parallel_f + (fwd if i in (1, 3) else 0.0)
     fp8 = hc.in_bytes < 2.0
     mm_f = mm_f + np.where(fp8, FP8_CAST_BYTES * T * gemms[1][1] / hc.mem_bw, 0.0)
     mm_b = mm_b + np.where(fp8, FP8_CAST_BYTES * T * sum(n for n, _ in gemms) / hc.mem_bw, 0.0)
@@ -140,9 +142,36 @@ def layer_cost(shape, la, hc, w_bytes: float = 2.0) -> LayerCost:
     other_f = T * (OTHER_HIDDEN_FWD * h / np.where(la.sp > 0, t, 1.0) + ffn_b * f / t) / hc.mem_bw
     # SP's AG+RS moves the same bytes; TP wider than a node crosses the scale-out fabric
     tp_one = group_time("all_reduce", T * h * ACT, t, np.minimum(t, hc.g), hc)
+    # Overlapped TP (userbuffers) takes SMs from the GEMMs: forward, the row-parallel GEMMs run
+    # beside their pipelined reduce-scatter on sms − TP_OVERLAP_SMS_FWD SMs (set_sm_margin);
+    # backward, the bulk all-gathers / reduce-scatters run beside the GEMMs on TP_OVERLAP_SMS_BWD.
+    sms = np.maximum(hc.sms, 1.0)
+    sm_f = row_parallel_f * TP_OVERLAP_SMS_FWD / np.maximum(sms - TP_OVERLAP_SMS_FWD, 1.0)
+    tp_f = _tp_exposed(2 * tp_one, mm_f, la, sm_f)
+    tp_b = _tp_exposed(2 * tp_one, mm_b, la, np.minimum(2 * tp_one, mm_b) * TP_OVERLAP_SMS_BWD / sms)
     return LayerCost(mm_f=mm_f, mm_b=mm_b, attn_f=attn_f, attn_b=attn_b, attn_rec=attn_rec,
-                     other_f=other_f, other_b=OTHER_BWD_RATIO * other_f, tp_f=2 * tp_one, tp_b=2 * tp_one,
+                     other_f=other_f, other_b=OTHER_BWD_RATIO * other_f, tp_f=tp_f, tp_b=tp_b,
                      overhead=hc.layer_overhead)
+
+
+# SMs the overlapped TP collectives occupy (NVIDIA NeMo recipes/tp_overlap_configs/userbuffers.py,
+# the H100 configs for Llama 3 70B, GPT-3 175B and GPT-3 20B): forward, the row-parallel GEMMs'
+# reduce-scatters use the "pipeline" method with num_sm 16-24 (mean of proj_fprop and fc2_fprop
+# across those configs: 20) reserved from the GEMM; backward, "bulk" overlaps use num_sm 2-24
+# concurrently (mean over the four backward entries: 8).
+TP_OVERLAP_SMS_FWD = 20.0
+TP_OVERLAP_SMS_BWD = 8.0
+
+
+def _tp_exposed(comm, gemms, la, sm_cost):
+    """TP collective time left on the critical path. In line (default) all of it; overlapped
+    (`tp_overlap`: userbuffers splits each all-gather / reduce-scatter into tp chunks exchanged
+    while the GEMM works on the previous one, NVIDIA Transformer Engine / Megatron-Core
+    --tp-comm-overlap) the first chunk, what the pass's GEMMs cannot cover, and the GEMM time lost
+    to the SMs the collectives occupy (`sm_cost`)."""
+    t = np.maximum(la.tp, 1.0)
+    overlapped = comm / t + np.maximum(comm * (t - 1.0) / t - gemms, 0.0) + sm_cost
+    return np.where((la.tpo > 0) & (la.tp > 1), overlapped, comm)
 
 
 def attention_eff(la, hc, s, pass_: str):

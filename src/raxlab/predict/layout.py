@@ -71,6 +71,14 @@ class Layout:
     # (Megatron-Core cp_comm_type p2p); all_gather: K and V gathered before attention, exposed
     # (Llama 3, Dubey et al. 2024, §3.3.2).
     cp_comm: str = "ring"
+    # TP collectives overlapped with the GEMMs they feed or follow (Megatron-Core/NeMo
+    # --tp-comm-overlap, Transformer Engine userbuffers: the all-gather/reduce-scatter is split
+    # into chunks exchanged while the GEMM runs on the previous chunk). Off: exposed, in line.
+    tp_overlap: bool = False
+    # Parameter-efficient fine-tuning: LoRA adapters of this rank on every linear layer of the
+    # blocks (Hu et al. 2021); 0 = all weights trained. Frozen base weights get no gradient and
+    # no optimizer state; only adapter gradients are reduced across data parallel ranks.
+    lora_rank: int = 0
 
     @property
     def gpus(self) -> int:
@@ -103,6 +111,8 @@ def check_layout(lay: Layout, *, gpus: int | None = None, gpus_per_node: int | N
     """Raise a one-line RaxError naming the field when `lay` cannot run (`experts`: routed
     experts per MoE layer, None for a dense model; `seq`: tokens per sequence)."""
     _check_enums(lay)
+    if int(lay.lora_rank) < 0:
+        raise RaxError(f"must be ≥ 0 (0: all weights trained), got {lay.lora_rank}", field="lora_rank")
     for name in ("tp", "pp", "dp", "micro_batch", "global_batch", "vpp", "ep", "cp", "expert_tp"):
         if int(getattr(lay, name)) < 1:
             raise RaxError(f"must be ≥ 1, got {getattr(lay, name)}", field="etp" if name == "expert_tp" else name)
@@ -203,6 +213,8 @@ class LayoutArrays:
     cp: np.ndarray = field(default_factory=lambda: np.float64(1.0))
     moe_overlap: np.ndarray = field(default_factory=lambda: np.float64(0.0))  # 1: EP all-to-all overlapped
     cp_ag: np.ndarray = field(default_factory=lambda: np.float64(0.0))  # CP: 0 ring, 1 all-gather
+    tpo: np.ndarray = field(default_factory=lambda: np.float64(0.0))  # 1: TP comm overlapped with GEMMs
+    lora: np.ndarray = field(default_factory=lambda: np.float64(0.0))  # LoRA rank, 0: full training
 
     def __len__(self) -> int:
         return int(np.size(self.tp))
@@ -226,13 +238,14 @@ def as_arrays(lay: Layout) -> LayoutArrays:
         attn=np.float64(ATTN_CODE[lay.attention]), overlap=np.float64(lay.overlap_grad_reduce),
         grad_bytes=np.float64(lay.grad_reduce_bytes), gather_bytes=np.float64(lay.param_gather_bytes),
         prefetch=np.float64(lay.zero3_gather == "prefetch"), ep=np.float64(lay.ep), etp=np.float64(lay.expert_tp),
-        cp=np.float64(lay.cp), moe_overlap=np.float64(lay.moe_overlap), cp_ag=np.float64(lay.cp_comm == "all_gather"))
+        cp=np.float64(lay.cp), moe_overlap=np.float64(lay.moe_overlap), cp_ag=np.float64(lay.cp_comm == "all_gather"),
+        tpo=np.float64(lay.tp_overlap), lora=np.float64(lay.lora_rank))
 
 
 def make_arrays(n: int | None = None, **cols) -> LayoutArrays:
     """Build a batch from columns (scalars broadcast). Defaults as in `Layout`."""
     defaults = dict(tp=1, pp=1, dp=1, mb=1, gb=1, vpp=1, zero=0, recompute=0, sp=0, attn=1, overlap=1, grad_bytes=2,
-                    gather_bytes=2, prefetch=1, ep=1, etp=0, cp=1, moe_overlap=0, cp_ag=0)
+                    gather_bytes=2, prefetch=1, ep=1, etp=0, cp=1, moe_overlap=0, cp_ag=0, tpo=0, lora=0)
     unknown = set(cols) - set(defaults)
     if unknown:
         raise RaxError(f"unknown layout column(s) {', '.join(sorted(unknown))}; known: {', '.join(defaults)}",
