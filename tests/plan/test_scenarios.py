@@ -38,7 +38,9 @@ def test_large_model_with_a_tight_deadline_needs_the_fast_fabric_and_says_why(la
     rows = {r["fabric"]: r for r in net["rows"]}
     tcp = rows["tcp-25"]
     assert not tcp["meets_targets"] and tcp["time_to_target_s"] > 20 * 86400
-    assert tcp["exposed_comm_share"] > 2 * rows[rec["fabric"]]["exposed_comm_share"]
+    # TCP pays either in exposed communication or, with a pipeline-heavy layout that keeps traffic
+    # off the network, in bubble: either way it is slower
+    assert tcp["time_to_target_s"] > 1.1 * rows[rec["fabric"]]["time_to_target_s"]
     assert net["decision"] == "needed" and "is needed" in net["sentence"] and "deadline" in net["sentence"]
     assert "Ethernet (TCP) misses the targets" in net["sentence"]
 

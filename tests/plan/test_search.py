@@ -36,7 +36,8 @@ def test_pruning_reasons_include_memory_and_layout_codes(result):
     space, res = result
     why = res.pruned_layouts
     assert why["memory does not fit"] > 0  # 6.7B of Adam state on one 24 GB L4 without sharding
-    assert why["layout: layers % (pp*vpp)"] > 0 and why["layout: global_batch % (micro_batch*dp)"] > 0
+    assert why["layout: global_batch % (micro_batch*dp)"] > 0
+    assert "layout: layers % (pp*vpp)" not in why  # uneven pipeline stages are possible layouts now
     assert res.evaluated < res.space_size / 5  # the two stages evaluate a fraction of the space
 
 
@@ -76,7 +77,7 @@ def test_vectorised_best_matches_the_scalar_projection(result, catalog):
 def test_a_global_batch_too_small_for_the_gpus_leaves_no_layout(catalog):
     opts = SpaceOptions(accelerators=("h100-sxm",), fabrics=("ib-ndr",), max_nodes=96, rails=(8,))
     res = search(build_space(catalog, ["bf16"], opts), {"bf16": _model(gb=2)})
-    # 2 sequences per step feed at most dp 2 x pp 32 (32 layers) x tp 8 = 512 GPUs = 64 nodes, and only
-    # powers of two (32 heads, 32 layers): 3, 6, 12, 24, 48 and 96 nodes have no layout.
-    assert list(res.cols["nodes"]) == [1, 2, 4, 8, 16, 32, 64] and res.no_layout == 6
+    # 2 sequences per step feed at most dp 2 x pp 32 (32 layers) x tp 8 = 512 GPUs = 64 nodes; pipeline
+    # stages may be uneven (3, 6, 12, 24, 48 nodes: pp 3 or 24 with tp 8), so only 96 nodes has no layout.
+    assert list(res.cols["nodes"]) == [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64] and res.no_layout == 1
     assert res.pruned_layouts["layout: global_batch % (micro_batch*dp)"] > 0

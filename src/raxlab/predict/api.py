@@ -71,6 +71,9 @@ def predict_training(shape: TransformerShape, hw: Hardware, layout: Layout, prec
 def _layout_warnings(layout: Layout, hw: Hardware) -> list[str]:
     """Regimes the validation benchmark (benchmarks/bench_predict_validation) could not check."""
     out = []
+    if layout.tp <= hw.gpus_per_node and hw.gpus_per_node % layout.tp:
+        out.append(f"tensor parallel {layout.tp} does not divide the {hw.gpus_per_node} GPUs of a node: some TP "
+                   "groups straddle two nodes (projected as if inside one)")
     if layout.tp > hw.gpus_per_node:
         out.append(f"tensor parallel {layout.tp} spans more than one {hw.gpus_per_node}-GPU node: its activation "
                    "all-reduces cross the scale-out fabric every layer (projected, not validated; frameworks "

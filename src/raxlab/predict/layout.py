@@ -272,7 +272,7 @@ def layout_problems(la: LayoutArrays, gpus, gpus_per_node, heads=None, layers=No
     etp = la.expert_tp
     checks = [
         la.tp * la.pp * la.cp * la.dp != gpus,
-        la.tp > gpus_per_node,
+        (la.tp > gpus_per_node) | (np.mod(gpus_per_node, la.tp) != 0),  # a TP group straddling nodes
         (np.mod(heads, la.tp) != 0) if heads else np.zeros(len(la), bool),
         (layers < la.pp * la.vpp) if layers else np.zeros(len(la), bool),
         np.mod(la.gb, la.mb * la.dp) != 0,
