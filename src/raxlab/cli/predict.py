@@ -205,9 +205,16 @@ def _render_train(d: dict) -> None:
               f" ({d['hardware']['fabric'] or 'single node'}), {d['precision']}, tp {lay['tp']} pp {lay['pp']}"
               f" dp {lay['dp']}, micro-batch {lay['micro_batch']} x {lay['grad_accum']}, recompute {lay['recompute']}"))
     band = d["error_band"]
-    rng = f" (band {100 * band['low']:+.0f} % / {100 * band['high']:+.0f} %)" if band else " (band N/A)"
-    out.print(f"step {fmt(d['step_time_s'], ' s')}{rng}   tokens/s {fmt(d['tokens_per_s'])}   samples/s "
+    step_rng = tput_rng = " (band N/A)"
+    if band:  # the band is on throughput; the step time's is its reciprocal
+        step_rng = f" ({100 * band['step_low']:+.0f} % / {100 * band['step_high']:+.0f} %)"
+        tput_rng = f" ({100 * band['low']:+.0f} % / {100 * band['high']:+.0f} %)"
+    out.print(f"step {fmt(d['step_time_s'], ' s')}{step_rng}   tokens/s {fmt(d['tokens_per_s'])}{tput_rng}   samples/s "
               f"{fmt(d['samples_per_s'])}   {fmt(d['tflops_per_gpu'])} TFLOP/s/GPU   MFU {fmt(_pct(d['mfu']), ' %', 3)}")
+    if band:
+        how = (f"{100 * band['level']:.0f} % band from {band['n']} published runs ({band['slice']})" if band["validated"]
+               else f"NOT VALIDATED on this generation: widest band ({band['slice']})")
+        out.print(f"[dim]error band: {how}[/dim]")
     out.print(f"memory per GPU {fmt(d['memory_per_gpu_gib'], ' GiB')}  fits: {'yes' if d['fits'] else 'NO'}  ("
               + ", ".join(f"{k} {fmt(v, '', 3)}" for k, v in d["memory_gib"].items() if k != "total") + ")")
     t = Table(title="step time terms (seconds per step; exposed time only)")

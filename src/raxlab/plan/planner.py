@@ -41,11 +41,22 @@ class PlanOptions:
     gen_tokens: int | None = None  # inference: generated tokens per request
 
 
-def _tie(transformer: bool) -> tuple[float, str, object]:
-    band = errorband.band("train" if transformer else "train_generic")
+def _tie(transformer: bool, opts=None) -> tuple[float, str, object]:
+    """The tie threshold: the median |error| of the band of the GPU generation the cheapest
+    option runs on (bands differ by generation: data/error_band.yaml)."""
+    gen = _cheapest_generation(opts) if opts is not None and len(opts) else None
+    band = errorband.band("train", gen) if transformer else errorband.band("train_generic")
     if band is None:
         return TIE_FALLBACK, "no validated error band for this model kind: 10 % (estimate)", None
-    return band.median_abs, f"median |error| of the projection: {band.basis}", band
+    return band.median_abs, f"median |error| of the projection ({band.slice}): {band.basis}", band
+
+
+def _cheapest_generation(opts) -> str | None:
+    from raxlab.predict.kernels import family_of
+
+    i = int(np.argmin(opts.metrics()["cost_per_unit"]))
+    found = family_of(str(opts.k["accelerator"][i]))
+    return found[0] if found else None
 
 
 def make_plan(spec, card, cat, *, workload_ref: str | None = None, measured: Measured | None = None,
@@ -65,7 +76,7 @@ def make_plan(spec, card, cat, *, workload_ref: str | None = None, measured: Mea
     opts = Options(space, res, option_costs(cat, space, res, obj, card, options.cost), obj,
                    spec.effective_global_batch)
     transformer = next(iter(models.values())).transformer
-    tie, tie_basis, band = _tie(transformer)
+    tie, tie_basis, band = _tie(transformer, opts)
     if not len(opts):
         raise RaxError("no candidate can run this workload: " + _pruned_text(space, res, opts), field="workload")
     ctx = _Ctx(spec, card, cat, obj, space, opts, tie, tie_basis, band, measured, options, models, workload_ref)

@@ -108,13 +108,57 @@ def accelerator_verdict(opts: Options, m: dict, i: int, top: int = 3) -> dict:
         safety = np.array([_safety(p) for p in opts.k["precision"][pool]])
         j = int(pool[np.lexsort((safety, np.round(m["cost_per_unit"][pool], 12)))[0]])
         r = opts.row(j, m)
-        rows.append({k: r[k] for k in ("accelerator", "server", "nodes", "gpus", "fabric", "rails", "precision",
-                                       "cost_per_unit", "time_to_target_s", "capex_usd", "tco_usd", "meets_targets")})
+        row = {k: r[k] for k in ("accelerator", "server", "nodes", "gpus", "fabric", "rails", "precision",
+                                 "cost_per_unit", "time_to_target_s", "capex_usd", "tco_usd", "meets_targets")}
+        rows.append(row | _cost_interval(r))
     rows.sort(key=lambda r: (not r["meets_targets"], r["cost_per_unit"]))
     best = rows[:top]
     for r in best:
         r["vs_best"] = r["cost_per_unit"] / best[0]["cost_per_unit"] - 1.0
-    return {"rows": best, "considered": len(rows), "sentence": _acc_sentence(opts, best, opts.key(i)[0])}
+    overlap = _overlaps(best)
+    return {"rows": best, "considered": len(rows), "intervals_overlap": overlap,
+            "sentence": _acc_sentence(opts, best, opts.key(i)[0]) + _interval_sentence(best, overlap)}
+
+
+def _cost_interval(r: dict) -> dict:
+    """Cost per unit of work as an interval: the projection's error band for this GPU's
+    generation and layout family (cost ∝ 1 / throughput), with the validation count behind it."""
+    from raxlab.predict import errorband
+    from raxlab.predict.kernels import family_of
+
+    lay = r.get("layout") or {}
+    fam = errorband.layout_family(int(lay.get("zero", 0)), int(lay.get("pp", 1)), int(lay.get("tp", 1)))
+    found = family_of(r["accelerator"])
+    gen = found[0] if found else None
+    band = errorband.band("train", gen, errorband.slice_keys(fam, r["precision"], 0, int(lay.get("cp", 1))))
+    if band is None:
+        return {"cost_per_unit_interval": None, "band_rows": 0, "band_validated": False, "generation": gen}
+    c = r["cost_per_unit"]
+    return {"cost_per_unit_interval": [c / (1.0 + band.high), c / (1.0 + band.low)], "band_rows": band.n,
+            "band_validated": band.validated, "band_slice": band.slice, "generation": gen}
+
+
+def _overlaps(best: list[dict]) -> bool:
+    """Whether the cheapest option's interval overlaps the next one's (the ranking is not settled)."""
+    if len(best) < 2 or not all(r.get("cost_per_unit_interval") for r in best[:2]):
+        return False
+    return best[0]["cost_per_unit_interval"][1] >= best[1]["cost_per_unit_interval"][0]
+
+
+def _interval_sentence(best: list[dict], overlap: bool) -> str:
+    if len(best) < 2:
+        return ""
+    unvalidated = [r["accelerator"] for r in best if not r.get("band_validated")]
+    note = (f" {', '.join(unvalidated)}: not validated on this generation (widest band)." if unvalidated else "")
+    if not overlap:
+        return note
+    a, b = best[0], best[1]
+    return (f" The ranking of {a['accelerator']} and {b['accelerator']} is not settled: their cost intervals overlap "
+            f"({money(a['cost_per_unit_interval'][0])}-{money(a['cost_per_unit_interval'][1])} vs "
+            f"{money(b['cost_per_unit_interval'][0])}-{money(b['cost_per_unit_interval'][1])}, from "
+            f"{a['band_rows']} and {b['band_rows']} validated runs); a short measured run of this workload on "
+            f"{b['accelerator']} (and on {a['accelerator']}: `rax bench compute` + `rax calibrate`) would settle it."
+            + note)
 
 
 def _acc_sentence(opts, best: list[dict], rec_acc: str) -> str:

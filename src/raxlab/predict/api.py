@@ -62,10 +62,32 @@ def predict_training(shape: TransformerShape, hw: Hardware, layout: Layout, prec
         kind="train", step_time_s=step, tokens_per_s=samples * shape.seq, samples_per_s=samples,
         tflops_per_gpu=tflops / 1e12, mfu=tflops / hw.peak(precision), memory_gib=memory,
         fits=memory["total"] * GIB <= usable_memory(hw), terms=terms,
-        error_band=errorband.band("train"), assumptions=notes,
+        error_band=band_for(hw, layout, precision, shape.seq), assumptions=notes + _band_note(hw),
         context={"precision": precision, "layout": layout.to_dict(), "hardware": _hw_summary(hw),
                  "model": {"params": shape.params, "layers": shape.layers, "hidden": shape.hidden,
                            "seq": shape.seq, "model_flops_per_step": model_flops}})
+
+
+def generation_of(hw: Hardware) -> str | None:
+    """The GPU generation (kernel family of data/kernels.yaml) of `hw`, None when unknown."""
+    from raxlab.predict.kernels import family_of
+
+    found = family_of(hw.family)
+    return found[0] if found else None
+
+
+def band_for(hw: Hardware, layout: Layout, precision: str, seq: int):
+    """The error band of the validation slice this projection belongs to."""
+    fam = errorband.layout_family(layout.zero, layout.pp, layout.tp)
+    return errorband.band("train", generation_of(hw), errorband.slice_keys(fam, precision, seq, layout.cp))
+
+
+def _band_note(hw: Hardware) -> list[str]:
+    gen = generation_of(hw)
+    if gen and errorband.band("train", gen).validated:
+        return []
+    return [f"{hw.family}: not validated on this generation ({gen or 'unknown family'}): fewer than "
+            f"{errorband.MIN_ROWS} published runs; the widest error band applies"]
 
 
 def _layout_warnings(layout: Layout, hw: Hardware) -> list[str]:

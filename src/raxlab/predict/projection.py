@@ -23,15 +23,31 @@ COMM_TERMS = {"tp_comm": "tp_activation_allreduce", "pp_p2p": "pp_p2p", "dp_comm
 
 @dataclass
 class ErrorBand:
-    """Relative error of the model: a projection x is expected in [x·(1+low), x·(1+high)]."""
+    """Relative error of the model on throughput: a projected throughput x is expected in
+    [x·(1+low), x·(1+high)] for `level` of the published runs of its slice, so the projected
+    step time t in [t/(1+high), t/(1+low)] (`step_low`, `step_high`)."""
 
     low: float
     high: float
     median_abs: float
     basis: str
+    n: int = 0  # validation rows behind the band
+    slice: str = ""  # generation/layout family it was taken from
+    validated: bool = True  # False: fewer than errorband.MIN_ROWS rows, the widest band
+    level: float = 0.8
+
+    @property
+    def step_low(self) -> float:
+        return 1.0 / (1.0 + self.high) - 1.0
+
+    @property
+    def step_high(self) -> float:
+        return 1.0 / (1.0 + self.low) - 1.0
 
     def to_dict(self) -> dict:
-        return {"low": self.low, "high": self.high, "median_abs": self.median_abs, "basis": self.basis}
+        return {"low": self.low, "high": self.high, "step_low": self.step_low, "step_high": self.step_high,
+                "median_abs": self.median_abs, "basis": self.basis, "n": self.n, "slice": self.slice,
+                "validated": self.validated, "level": self.level, "applies_to": "throughput"}
 
 
 @dataclass
