@@ -15,6 +15,7 @@ from typing import Any, Mapping
 import yaml
 
 from raxlab.errors import RaxError
+from raxlab.safe_yaml import PACKAGE_LOADER
 
 KERNELS_PATH = Path(__file__).parent / "data" / "kernels.yaml"
 EVIDENCE_LEVELS = ("kernel", "borrowed", "none")
@@ -46,7 +47,7 @@ class KernelParams:
 @lru_cache(maxsize=1)
 def load_kernels() -> dict[str, Any]:
     try:
-        return yaml.safe_load(KERNELS_PATH.read_text())
+        return yaml.load(KERNELS_PATH.read_text(), Loader=PACKAGE_LOADER)
     except (OSError, yaml.YAMLError) as e:
         raise RaxError(f"cannot read {KERNELS_PATH}: {e}", field="kernels") from e
 
