@@ -205,6 +205,16 @@ def _layer_plan(workload, dtype: torch.dtype) -> tuple[list[int | None], list[st
                                 f" and extrapolated linearly to {shape['layers']} (exact for repeating blocks)"]
 
 
+def _meta_params(workload, dtype) -> int | None:
+    """Exact parameter count from a meta build, when the model builds on meta."""
+    try:
+        with _skip_init():
+            model = workload.build_model("meta", dtype)
+    except Exception:  # the count then comes from the config's shape
+        return None
+    return sum(p.numel() for p in model.parameters())
+
+
 def _skip_init():
     """transformers' no_init_weights where available (it moved in v5), else a no-op context."""
     import contextlib
@@ -281,7 +291,11 @@ def build_card(workload, *, dtype: torch.dtype | None = None, extrapolate: bool 
         with card_moe.routing(workload):
             grid, device, more = _traced(workload, dtype, depths)
     except card_moe.Untraceable as why:
-        card = card_moe.analytic_card(workload, dtype, str(why), _standard_notes(workload, dtype))
+        card = WorkloadCard(**card_moe.analytic_fields(
+            workload, torch.empty((), dtype=dtype).element_size(), str(why), _meta_params(workload, dtype),
+            ADAM_STATE_BYTES_PER_PARAM, list(BATCHES), _standard_notes(workload, dtype)))
+        card.trace["dtype"] = str(dtype).removeprefix("torch.")
+        card_moe.attach_analytic(card, workload)
         card.trace["seconds"] = round(time.perf_counter() - t0, 3)
         return card
     layers = workload.layer_shape["layers"] if workload.layer_shape else None

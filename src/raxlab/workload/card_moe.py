@@ -122,51 +122,39 @@ def _analytic_counts(shape, itemsize: int) -> dict[str, float]:
     }
 
 
-def analytic_card(workload, dtype, why: str, standard_notes: list[str]):
-    """A card derived from the config's shape (no trace). FLOPs are exact for the GEMMs and the
-    attention core (s×s square, as the traced cards count it), backward = 2× forward; bytes and
-    activations are estimates: every GEMM's input and output once, the attention probabilities
-    (read and written twice), two norms per block, and the saved GEMM inputs plus probabilities."""
-    import torch
-
-    from raxlab.workload.card import ADAM_STATE_BYTES_PER_PARAM, BATCHES, WorkloadCard
-
-    shape = _shape(workload)
-    item = torch.empty((), dtype=dtype).element_size()
-    params = _meta_params(workload, dtype) or shape.params
+def analytic_fields(workload, itemsize: int, why: str, params: int | None, adam_bytes: int,
+                    batches: list[int], standard_notes: list[str]) -> dict[str, Any]:
+    """The fields of a card derived from the config's shape (no trace; `card.build_card` makes the
+    WorkloadCard). FLOPs are exact for the GEMMs and the attention core (s×s square, as the traced
+    cards count it), backward = 2× forward; bytes and activations are estimates: every GEMM's input
+    and output once, the attention probabilities (read and written twice), two norms per block, and
+    the saved GEMM inputs plus probabilities. `params`: counted on a meta build (None: the shape's)."""
+    shape, item = _shape(workload), itemsize
+    params = params or shape.params
     c = {k: int(v) for k, v in _analytic_counts(shape, item).items()}
     fwd_f = {"matmul": c["matmul_flops"], "attention": c["attention_flops"], "conv": 0, "other": 0}
     fwd_b = {"matmul": c["matmul_bytes"], "attention": c["attention_bytes"], "conv": 0, "norm": c["norm_bytes"], "other": 0}
     fixed_fwd = {"matmul": params * item, "attention": 0, "conv": 0, "norm": 0, "other": 0}
-    card = WorkloadCard(
+    return dict(
         name=workload.name, kind=workload.kind, task=workload.spec.task, model=workload.source.ref,
         meta_only=workload.meta_only, params=params, trainable_params=params, weight_bytes=params * item,
-        gradient_bytes=params * item, optimizer_state_bytes=ADAM_STATE_BYTES_PER_PARAM * params,
+        gradient_bytes=params * item, optimizer_state_bytes=adam_bytes * params,
         fwd_flops_per_sample=sum(fwd_f.values()), train_flops_per_sample=3 * sum(fwd_f.values()),
         fwd_flops_fixed=0, train_flops_fixed=0, flops_by_class={k: 3 * v for k, v in fwd_f.items()},
         fwd_flops_by_class=fwd_f, bytes_by_class={k: 3 * v for k, v in fwd_b.items()}, fwd_bytes_by_class=fwd_b,
         bytes_fixed_by_class={k: 3 * v for k, v in fixed_fwd.items()}, fwd_bytes_fixed_by_class=fixed_fwd,
-        optimizer_step_bytes=params * (4 * item + 2 * ADAM_STATE_BYTES_PER_PARAM),
+        optimizer_step_bytes=params * (4 * item + 2 * adam_bytes),
         activation_bytes_per_sample=c["activation_bytes"], activation_bytes_fixed=0,
         sample_bytes=workload.sample_bytes_per_sample, decode_s_per_sample=workload.decode_s_per_sample,
         tokens_per_sample=workload.tokens_per_sample, image_size=workload.image_size, layer_shape=workload.layer_shape,
-        trace={"device": "analytic", "dtype": str(dtype).removeprefix("torch."), "batches": list(BATCHES), "layers": None},
+        trace={"device": "analytic", "batches": list(batches), "layers": None},  # dtype: set by build_card
         notes=[f"derived analytically from the config, not traced: {why}",
                "analytic FLOPs: every GEMM 2·in·out per token over the active experts, attention core over the full "
                "s×s square, backward 2× forward; bytes and activations are estimates (see card_moe.analytic_card)",
                *[n for n in standard_notes if n.startswith(("optimizer_state_bytes", "decode_s"))]],
+        moe=None,
     )
-    card.moe = summary(card, shape, "analytic from the config")
-    return card
 
 
-def _meta_params(workload, dtype) -> int | None:
-    """Exact parameter count from a meta build, when the model builds on meta."""
-    from raxlab.workload.card import _skip_init
-
-    try:
-        with _skip_init():
-            model = workload.build_model("meta", dtype)
-    except Exception:  # the count then comes from the config's shape
-        return None
-    return sum(p.numel() for p in model.parameters())
+def attach_analytic(card, workload) -> None:
+    card.moe = summary(card, _shape(workload), "analytic from the config")
