@@ -258,7 +258,7 @@ def _comm_key(space, flat, base: int, v: int, hc_cache: dict) -> tuple:
     if k not in hc_cache:
         hc_cache[k] = space.bases[base].consts(flat[v])
     c = hc_cache[k]
-    return (float(c.inter_bw), float(c.alpha_inter), float(c.oversub), float(c.nodes_per_leaf))
+    return (float(c.inter_bw), float(c.alpha_inter), float(c.oversub), float(c.nodes_per_leaf), float(c.ll128_net))
 
 
 def _stage_b(space, model, flat, groups, la_a, chosen, hc_cache, res) -> dict:

@@ -68,6 +68,7 @@ class Base:
         c = copy.copy(self._hc)
         c.inter_bw = node_bw / self.g
         c.alpha_inter = fit.alpha_s if fit else hw.nccl_alpha_inter_s + hw.fabric_latency_s
+        c.ll128_net = float(hw.fabric_gdr)
         return c
 
 
@@ -197,7 +198,7 @@ def _base(acc, srv, hw: Hardware, notes, precision: str, cal, space: Space, coun
     return Base(acc, srv, precision, hw, list(notes), calibrated=cal is not None)
 
 
-FABRIC_FIELDS = ("rail_bw", "fabric_eff", "fabric_latency_s", "fabric")
+FABRIC_FIELDS = ("rail_bw", "fabric_eff", "fabric_latency_s", "fabric", "fabric_gdr")
 
 
 def _fabric_fields(cat, acc, srv, fabric: str, cache: dict) -> dict:

@@ -11,7 +11,7 @@ the catalogue (each with its source there); achievable fractions from `priors.ya
 from __future__ import annotations
 
 from raxlab.errors import RaxError
-from raxlab.predict import priors
+from raxlab.predict import nccl, priors
 from raxlab.predict.hardware import CommFit, Hardware
 
 DTYPES = ("fp32", "tf32", "bf16", "fp16", "fp8")
@@ -43,6 +43,7 @@ def hardware_from_catalog(catalog, *, gpu: str, server: str | None = None, fabri
         nccl_alpha_intra_s=priors.scalar("nccl", "alpha_intra_pcie_s" if link == "pcie" else "alpha_intra_s").value,
         nccl_alpha_inter_s=priors.scalar("nccl", "alpha_inter_s").value,
         nccl_base_s=priors.scalar("nccl", "base_s").value, family=acc.name,
+        nccl_arch=nccl.arch_of(acc.name), cpu_vendor=cpu_vendor(srv.spec.cpu),
         measured_inter=measured_inter, measured_intra=measured_intra,
         oversubscription=oversubscription, nodes_per_leaf=nodes_per_leaf,
         **_fabric_fields(catalog, srv, fabric, rails, g))
@@ -50,6 +51,11 @@ def hardware_from_catalog(catalog, *, gpu: str, server: str | None = None, fabri
     if sc.source is None:
         notes["scaleup"] = f"scale-up efficiency for {link} is an estimate: {sc.estimate}"
     return hw, list(notes.values())
+
+
+def cpu_vendor(cpu: str) -> str:
+    """'amd' when the server's CPU is an AMD EPYC, else 'intel' (NCCL's default row)."""
+    return "amd" if "amd" in (cpu or "").lower() else "intel"
 
 
 def _default_server(catalog, acc):
@@ -69,4 +75,4 @@ def _fabric_fields(catalog, srv, fabric: str | None, rails: int | None, g: int) 
     if n > srv.nic_slots:
         raise RaxError(f"{n} rails exceed the {srv.nic_slots} NIC slots of {srv.name}", field="rails")
     return {"rails_per_node": n, "rail_bw": fab.line_rate_Bps, "fabric_eff": fab.effective_fraction,
-            "fabric_latency_s": fab.latency_s, "fabric": fab.name}
+            "fabric_latency_s": fab.latency_s, "fabric": fab.name, "fabric_gdr": bool(fab.rdma and fab.gdr)}

@@ -20,6 +20,7 @@ from typing import Mapping
 import numpy as np
 
 from raxlab.errors import RaxError
+from raxlab.predict import nccl
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,9 @@ class Hardware:
     nccl_base_s: float = 8.4e-6
     measured_intra: CommFit | None = None
     measured_inter: CommFit | None = None
+    nccl_arch: str = "ampere"  # NCCL's GPU generation class (data/nccl_tuning.yaml `arch`)
+    cpu_vendor: str = "intel"  # intel | amd: NCCL's LL ceiling and network overhead depend on it
+    fabric_gdr: bool = False  # RDMA with GPUDirect: NCCL enables LL128 across nodes only then
     family: str = ""
     provenance: Mapping[str, str] = field(default_factory=dict)
 
@@ -161,6 +165,14 @@ class HwConsts:
     fu_f_s0: object = 0.0
     fu_b_inf: object = 0.0
     fu_b_s0: object = 0.0
+    # NCCL's model (predict/nccl.py): scale-up on PCIe tables, NVLS efficiency (0: none), LL128
+    # enabled inside the node / across the fabric, LL's one-node ceiling (B/s), AMD host CPUs
+    intra_pci: object = 0.0
+    nvls_eff: object = 0.0
+    ll128_intra: object = 0.0
+    ll128_net: object = 0.0
+    ll_max_1: object = 87.7e9
+    cpu_amd: object = 0.0
 
 
 def hw_consts(hw: Hardware, dtype: str) -> HwConsts:
@@ -181,6 +193,7 @@ def hw_consts(hw: Hardware, dtype: str) -> HwConsts:
         base=hw.nccl_base_s, oversub=max(hw.oversubscription, 1.0), nodes_per_leaf=hw.nodes_per_leaf,
         layer_overhead=hw.eff.layer_overhead_s, step_overhead=hw.eff.step_overhead_s,
         sms=float(hw.eff.sms), **_kernel_fields(hw.eff, dtype),
+        **nccl_fields(hw),
     )
 
 
@@ -197,6 +210,17 @@ def _kernel_fields(eff: Efficiency, dtype: str) -> dict:
             e_inf, s0 = eff.curve(kernel, pass_)
             out[f"{tag}_{p}_inf"], out[f"{tag}_{p}_s0"] = e_inf, s0
     return out
+
+
+def nccl_fields(hw: Hardware) -> dict:
+    """The HwConsts fields NCCL's algorithm/protocol model reads (NCCL tuning.cc enables LL128
+    only on NVLink-connected GPUs, and across nodes only with a GPUDirect RDMA path; NVLS needs
+    an NVSwitch of the Hopper generation or later)."""
+    nvswitch = hw.scaleup_kind == "nvswitch"
+    return {"intra_pci": float(hw.scaleup_kind in ("pcie", "nvlink-bridge-pairs")),
+            "nvls_eff": nccl.nvls_efficiency(hw.nccl_arch) if nvswitch else 0.0,
+            "ll128_intra": float(nvswitch), "ll128_net": float(hw.fabric_gdr),
+            "ll_max_1": nccl.ll_max_one_node(hw.nccl_arch), "cpu_amd": float(hw.cpu_vendor == "amd")}
 
 
 def _peak16(hw: Hardware, dtype: str) -> float:
