@@ -17,7 +17,8 @@ help:
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[test]"
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[test,frameworks]"
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps "torchtitan==0.2.2"
 	touch $(STAMP)
 
 run: $(STAMP)

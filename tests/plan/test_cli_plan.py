@@ -11,14 +11,30 @@ ARGS = ["plan", "megatron-1.7b", "--accelerators", "h100-sxm", "--fabrics", "tcp
 
 
 def test_json_and_plan_file(capsys, tmp_path):
-    out = tmp_path / "plan.json"
-    assert main([*ARGS, "--json", "--out", str(out)]) == 0
-    printed = json.loads(capsys.readouterr().out)
+    out, files = tmp_path / "plan.json", tmp_path / "launch"
+    assert main([*ARGS, "--json", "--out", str(out), "--artefacts", str(files)]) == 0
+    cap = capsys.readouterr()
+    printed = json.loads(cap.out)  # the launch files are named on stderr; stdout stays the plan
     assert json.loads(out.read_text()) == printed
+    _launch_files_match_the_recommendation(printed, files, cap.err)
     for k in ("recommendation", "pareto", "verdicts", "alternatives", "sensitivity", "pruned", "assumptions",
               "acceptance", "guideline"):
         assert k in printed, k
     assert printed["recommendation"]["fabric"] in ("tcp-25", "ib-ndr")
+
+
+def _launch_files_match_the_recommendation(plan, files, err):
+    assert f"launch files to {files}" in err
+    block, rec = plan["launch"], plan["recommendation"]
+    assert (block["nodes"], block["gpus"], block["precision"]) == (rec["nodes"], rec["gpus"], rec["precision"])
+    keys = ("tp", "pp", "dp", "micro_batch", "global_batch", "zero", "recompute")
+    assert {k: block["layout"][k] for k in keys} == {k: rec["layout"][k] for k in keys}
+    assert block["fabric"]["name"] == rec["fabric"] and block["fabric"]["rails"] == rec["rails"]
+    ds = json.loads((files / "deepspeed.json").read_text())
+    assert (ds["train_micro_batch_size_per_gpu"], ds["train_batch_size"]) == (rec["layout"]["micro_batch"],
+                                                                               rec["layout"]["global_batch"])
+    sbatch = (files / "train.sbatch").read_text()
+    assert f"#SBATCH --nodes={rec['nodes']}" in sbatch and "projected" in (files / "README.md").read_text()
 
 
 def test_human_guideline(capsys):

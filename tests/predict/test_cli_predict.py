@@ -9,9 +9,15 @@ EXAMPLE = ["predict", "llama3-70b", "--gpu", "h100-sxm", "--gpus", "1024", "--gp
            "1024", "--seq-len", "8192", "--precision", "bf16", "--recompute", "selective", "--json"]
 
 
-def test_example_command_json_keys(capsys):
-    rc = main(EXAMPLE)
-    d = json.loads(capsys.readouterr().out)
+def test_example_command_json_keys(capsys, tmp_path):
+    rc = main([*EXAMPLE, "--artefacts", str(tmp_path)])
+    cap = capsys.readouterr()
+    d = json.loads(cap.out)
+    assert f"launch files to {tmp_path}" in cap.err  # the layout as launch files (tests/plan/test_artefacts*.py)
+    megatron = (tmp_path / "megatron-args.txt").read_text().splitlines()
+    assert {"--tensor-model-parallel-size 8", "--pipeline-model-parallel-size 4", "--recompute-granularity selective",
+            "--global-batch-size 1024", "--num-layers 80"} <= set(megatron)
+    assert "#SBATCH --nodes=128" in (tmp_path / "train.sbatch").read_text()
     assert rc == (0 if d["fits"] else 4)  # documented exit code: 4 when the layout does not fit
     for key in ("step_time_s", "tokens_per_s", "tflops_per_gpu", "mfu", "memory_per_gpu_gib", "fits", "terms",
                 "error_band"):
@@ -28,10 +34,11 @@ def test_impossible_layout_is_one_line(capsys):
     assert err.startswith("rax: error: gpus:") and "\n" not in err
 
 
-def test_inference_mode(capsys):
+def test_inference_mode(capsys, tmp_path):
     assert main(["predict", "llama3-8b", "--gpu", "h100-sxm", "--infer", "--decode-batch", "1,16",
-                 "--json"]) == 0
+                 "--json", "--artefacts", str(tmp_path)]) == 0
     d = json.loads(capsys.readouterr().out)
+    assert "--max-num-seqs 16" in (tmp_path / "vllm.sh").read_text()  # the largest batch that fits
     assert [r["batch"] for r in d["per_batch"]] == [1, 16]
     assert d["error_band"] is None
 

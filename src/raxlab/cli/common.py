@@ -119,3 +119,23 @@ def styled(*parts):
     from rich.text import Text
 
     return Text.assemble(*parts)
+
+
+def add_artefacts(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--artefacts", metavar="DIR", default=None,
+        help="write the launch files for the layout into DIR: torchrun and Slurm scripts, Megatron-LM arguments, "
+             "torchtitan TOML, DeepSpeed JSON (serving: vLLM / SGLang); see DIR/README.md",
+    )
+
+
+def write_artefacts(args: argparse.Namespace, block: dict | None) -> list[str]:
+    """Write `--artefacts DIR` (when given) and say so on stderr; returns the paths."""
+    if not getattr(args, "artefacts", None) or block is None:
+        return []
+    from raxlab.plan.artefacts import write
+
+    paths = write(block, args.artefacts)
+    names = ", ".join(p.rsplit("/", 1)[-1] for p in paths)
+    print(f"wrote {len(paths)} launch files to {args.artefacts}: {names}", file=sys.stderr)
+    return paths

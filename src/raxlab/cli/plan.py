@@ -4,7 +4,8 @@ measurements of stored runs (`--run`, a comma list or repeated). Exit code 5 whe
 meets every target (the closest one is shown; `rax --help`, README "Exit codes")."""
 
 from raxlab.cli._catalog import add_catalog_override, load
-from raxlab.cli.common import EXIT_NO_PLAN, EXIT_OK, add_json, add_store, add_workload, console, emit, extend_list, styled
+from raxlab.cli.common import EXIT_NO_PLAN, EXIT_OK, add_artefacts, add_json, add_store, add_workload, console, emit, extend_list, styled, \
+    write_artefacts
 
 COMMAND = "plan"
 HELP = "recommend what to buy for a workload's targets: GPUs, nodes, fabric, precision, cost, verdicts"
@@ -29,6 +30,7 @@ def add_arguments(p):
     s.add_argument("--oversubscription", type=float, default=1.0, help="fat-tree taper above the leaf (default 1)")
     s.add_argument("--storage", default=None, help="storage tier for clusters (default parallel-fs-flash)")
     p.add_argument("--out", metavar="FILE", help="also write the plan JSON (the file `rax accept` reads)")
+    add_artefacts(p)
     add_catalog_override(p)
     add_json(p)
     add_store(p)
@@ -73,6 +75,7 @@ def run(args) -> int:
         from raxlab.outfile import write_file
 
         write_file(args.out, json.dumps(plan, indent=2, allow_nan=False) + "\n", field="--out")
+    write_artefacts(args, plan.get("launch"))
     emit(args, plan, _render)
     return EXIT_OK if (plan.get("recommendation") or {}).get("status") == "meets-all-targets" else EXIT_NO_PLAN
 

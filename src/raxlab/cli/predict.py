@@ -10,8 +10,8 @@ import argparse
 import itertools
 
 from raxlab.cli._catalog import add_catalog_override
-from raxlab.cli.common import (EXIT_NO_FIT, EXIT_OK, add_json, add_store, add_workload, console, deprecated_alias,
-                               emit, int_list, str_list, styled, workload_ref)
+from raxlab.cli.common import (EXIT_NO_FIT, EXIT_OK, add_artefacts, add_json, add_store, add_workload, console,
+                               deprecated_alias, emit, int_list, str_list, styled, workload_ref, write_artefacts)
 
 COMMAND = "predict"
 HELP = "project step time, throughput, memory and error band of a workload on a candidate cluster"
@@ -64,6 +64,7 @@ def add_arguments(p):
     deprecated_alias(inf, "--batch", "--decode-batch", dest="decode_batch", type=int, nargs="+")
     inf.add_argument("--prompt", type=int, default=1024, help="prompt tokens per request")
     inf.add_argument("--gen", type=int, default=256, help="generated tokens per request")
+    add_artefacts(p)
     add_catalog_override(p)
     add_json(p)
     add_store(p)
@@ -83,13 +84,19 @@ def run(args) -> int:
             raise RaxError("a sweep projects training; --infer takes one value per flag (and a --decode-batch list)",
                            field="--infer")
         hw, notes = _hardware(cat, combos[0], args, measured, hw_cache)
-        emit(args, _inference(card, hw, combos[0], notes), _render_infer)
+        out = _inference(card, hw, combos[0], notes)
+        _artefacts(args, cat, card, spec, hw, combos[0], inference=out)
+        emit(args, out, _render_infer)
         return EXIT_OK
     if len(combos) == 1:
         hw, notes = _hardware(cat, combos[0], args, measured, hw_cache)
         d = {"workload": card.name, **_train(card, spec, hw, combos[0], notes).to_dict()}
+        _artefacts(args, cat, card, spec, hw, combos[0])
         emit(args, d, _render_train)
         return EXIT_OK if d["fits"] else EXIT_NO_FIT
+    if args.artefacts:
+        raise RaxError("--artefacts writes the launch files of one layout; give one value per layout flag",
+                       field="--artefacts")
     from raxlab.cli._sweep import render_sweep
     from raxlab.predict.api import usable_memory
     from raxlab.predict.projection import GIB
@@ -102,6 +109,26 @@ def run(args) -> int:
     table = run_sweep(combos, project, lambda c: {k: getattr(c, k) for k in SWEEP})
     emit(args, {"workload": card.name, **table}, render_sweep)
     return EXIT_OK if table["fitting"] else EXIT_NO_FIT
+
+
+def _artefacts(args, cat, card, spec, hw, c, inference: dict | None = None) -> None:
+    """`--artefacts DIR`: the launch files of this one layout (plan/artefacts.py)."""
+    if not args.artefacts:
+        return
+    from raxlab.errors import RaxError
+    from raxlab.plan import launch_target
+    from raxlab.predict.shape import shape_from_card
+
+    shape = shape_from_card(card, seq=c.seq_len)
+    if inference is not None:
+        block = launch_target.from_inference(inference, workload=card.name, hw=hw, cat=cat, gpu=c.gpu, shape=shape)
+        if block is None:
+            raise RaxError("no decode batch fits in GPU memory: nothing to launch", field="--artefacts")
+    else:
+        block = launch_target.from_prediction(workload=card.name, hw=hw, cat=cat, gpu=c.gpu, fabric=c.fabric,
+                                              rails=args.rails, precision=c.precision, layout=_layout(c, spec),
+                                              seq_len=c.seq_len or spec.seq_len, shape=shape)
+    write_artefacts(args, block)
 
 
 def _card(ref: str, args):

@@ -93,6 +93,7 @@ def plan_workload(ref: str, cat, *, runs=(), store=None, targets: list[str] | No
     measured = load_measured(db, runs, cat, wl.name, fabric=measured_fabric, rails=measured_rails)
     card = _card(wl, measured, ref, trust_code)  # a compute run calibrates with the card it stored alongside its points
     plan = make_plan(spec, card, cat, workload_ref=ref, measured=measured, options=options)
+    plan["launch"] = _launch(plan, card, spec, cat)
     if spec.candidates is not None:
         c = spec.candidates
         limits = "; ".join(f"{k}: {', '.join(v)}" for k, v in
@@ -100,3 +101,11 @@ def plan_workload(ref: str, cat, *, runs=(), store=None, targets: list[str] | No
         plan.setdefault("assumptions", []).append(
             f"candidates limited by the workload spec ({limits or 'node count'})" + (f": {c.reason}" if c.reason else ""))
     return plan
+
+
+def _launch(plan: dict, card, spec, cat) -> dict:
+    """The recommendation as launch settings (plan/launch_target.py): what `--artefacts DIR` writes out."""
+    from raxlab.plan.launch_target import from_plan
+    from raxlab.predict.shape import shape_from_card
+
+    return from_plan(plan, shape_from_card(card, seq=spec.seq_len), cat)
