@@ -63,3 +63,12 @@ def test_rows_are_grouped_and_wrong_rows_left_out():
 def test_one_rank_has_nothing_to_fit():
     fit = fit_alpha_beta([8, 16], [1e-6, 1e-6], 0.0)
     assert fit["beta_GBps"] is None and "1 rank" in fit["note"]
+
+
+def test_busbw_factors_match_the_measured_collectives():
+    from raxlab.fits import busbw_factor
+    from raxlab.measure.comm.collectives import COLLS
+
+    for name, coll in COLLS.items():
+        for n in (1, 2, 3, 8, 16, 1024):
+            assert busbw_factor(name, n) == coll.factor(n), (name, n)

@@ -14,6 +14,7 @@ RANK = {
     "workload": 1, "netemu": 1,
     "measure": 2, "launch": 2,  # launch describes the multi-node runs that measure/ executes and records
     "predict": 3,
+    "evidence": 3.5,  # imported logs: parsed (measure/comm/nccl_log), compared with projections (predict)
     "plan": 4,
     "report": 5,
     "accept": 6,  # re-measures a delivered cluster and judges it against a plan's projection

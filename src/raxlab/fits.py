@@ -34,6 +34,23 @@ from collections import defaultdict
 
 import numpy as np
 
+# busbw = algbw x factor(n) (nccl-tests doc/PERFORMANCE.md): S is the whole buffer for the gathers
+# and scatters, the per-rank buffer for all-reduce.
+BUSBW_FACTORS = {
+    "all_reduce": lambda n: 2 * (n - 1) / n,
+    "reduce_scatter": lambda n: (n - 1) / n,
+    "all_gather": lambda n: (n - 1) / n,
+    "all_to_all": lambda n: (n - 1) / n,
+    "broadcast": lambda n: 1.0,
+    "reduce": lambda n: 1.0,
+    "send_recv": lambda n: 1.0,
+}
+
+
+def busbw_factor(collective: str, ranks: int) -> float:
+    return float(BUSBW_FACTORS[collective](ranks))
+
+
 LARGE_FRACTION = 1 / 8  # "large" sizes: >= 1/8 of the largest size measured
 LATENCY_SHARE = 0.5  # latency-dominated: the bandwidth term is <= half the time
 GROUP_KEYS = ("collective", "transport", "ranks", "dtype")

@@ -22,6 +22,7 @@ GROUP_HELP = {
     "bench": "measure this machine: compute, kernels, io, comm, ddp",
     "runs": "stored runs: list, show, compare, export",
     "catalog": "hardware catalogue: list, show, validate",
+    "import": "evidence you already have: nccl-tests output, training logs",
 }
 SKIP = {"main", "common"}
 

@@ -99,11 +99,17 @@ def _fabric_fit(out: Measured, run: dict, cat, fabric: str | None, rails: int | 
         return
     best = max(fits, key=lambda f: (f.get("ranks") or 0, f["beta_GBps"]))
     params = run.get("params") or {}
-    where = "emulated links" if params.get("emulate") else "nodes" if params.get("torchrun_args") is not None else None
+    where = _where(params)
+    if params.get("source") == "imported" and where is None:
+        out.notes.append(f"run {run['id']}: the imported nccl-tests log ran on one host ({', '.join(params.get('hosts') or ['?'])}): "
+                         "it measures that node's scale-up links, not the network between nodes; not applied")
+        return
     if where is None:
         out.notes.append(f"run {run['id']}: collectives between processes on one host (loopback) measure no network "
                          "between nodes; not applied (run `rax bench comm --torchrun` across nodes)")
         return
+    if fabric is None and params.get("fabric"):  # `rax import nccl-tests --fabric F --rails N` said which
+        fabric, rails = params["fabric"], rails or params.get("rails")
     if fabric is None:
         kinds = sorted({str(v.get("kind")) for v in (run["artifacts"].get("comm_transport") or {}).values()})
         out.notes.append(f"run {run['id']}: all-reduce over {best['ranks']} ranks across {where} ({best['transport']}, "
@@ -111,6 +117,17 @@ def _fabric_fit(out: Measured, run: dict, cat, fabric: str | None, rails: int | 
                          "say which catalogue fabric this is with --measured-fabric (and --measured-rails) to apply it")
         return
     _apply_fit(out, run, cat, fabric, rails or 1, best, where)
+
+
+def _where(params: dict) -> str | None:
+    """Across what a comm run measured: emulated links, nodes, or None (one host)."""
+    if params.get("emulate"):
+        return "emulated links"
+    if params.get("torchrun_args") is not None:
+        return "nodes"
+    if params.get("source") == "imported" and len(params.get("hosts") or []) > 1:
+        return f"{len(params['hosts'])} nodes (imported nccl-tests log)"
+    return None
 
 
 def _apply_fit(out: Measured, run: dict, cat, fabric: str, rails: int, fit: dict, where: str) -> None:

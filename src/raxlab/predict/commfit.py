@@ -55,14 +55,31 @@ def comm_fit_from_run(store, run_ref: str, collective: str = "all_reduce", *, tr
         raise RaxError(f"run {run['id']}: the {collective} fit has no latency (no small sizes were measured); "
                        "re-run `rax bench comm` with smaller sizes (-b)", field="--comm-run")
     where = _where(run)
+    per_host = _gpus_per_host(run)
+    share = f" = {fit['beta_GBps'] / per_host:.3g} GB/s per GPU ({per_host} GPUs per host share its NICs)" \
+        if per_host > 1 else ""
     source = (f"measured: run {run['id']}, {collective} over {fit['ranks']} ranks ({fit['transport']}, {where}), "
-              f"alpha {fit['alpha_us']:.3g} us, busbw {fit['beta_GBps']:.3g} GB/s")
-    return CommFit.from_collective_fit(fit["alpha_us"] * 1e-6, fit["beta_GBps"] * 1e9, int(fit["ranks"]),
+              f"alpha {fit['alpha_us']:.3g} us, busbw {fit['beta_GBps']:.3g} GB/s{share}")
+    return CommFit.from_collective_fit(fit["alpha_us"] * 1e-6, fit["beta_GBps"] * 1e9 / per_host, int(fit["ranks"]),
                                        kind=collective, source=source)
+
+
+def _gpus_per_host(run: dict) -> int:
+    """GPUs per host of an imported multi-node log: nccl-tests busbw across nodes is about a node's whole
+    NIC bandwidth (8 x HDR DGX A100 nodes: ~192 GB/s = 8 x 24 GB/s, plan/measured.py), so each GPU's
+    share is busbw / GPUs per host. `rax bench comm` runs one rank per host or namespace: 1."""
+    params = run.get("params") or {}
+    if params.get("source") != "imported" or len(params.get("hosts") or []) < 2:
+        return 1
+    return max(int(params.get("gpus_per_host") or 1), 1)
 
 
 def _where(run: dict) -> str:
     params = run.get("params") or {}
+    if params.get("source") == "imported":
+        hosts = params.get("hosts") or []
+        return (f"imported nccl-tests log across {len(hosts)} hosts" if len(hosts) > 1 else
+                "imported nccl-tests log of one host: its scale-up links, no network between nodes")
     if params.get("emulate"):
         return f"emulated {params['emulate']} links"
     if params.get("torchrun_args") is not None:
