@@ -112,8 +112,6 @@ def _reason(r: dict) -> str | None:
         return "H100 96 GB / 500 W part not in the catalogue (power-capped clocks, 2.4 TB/s HBM2e)"
     if _precision(r) is None:
         return f"precision {r['precision'].split()[0]} not modelled (bf16/fp8 only)"
-    if r["task"] == "lora":
-        return "LoRA not modelled"
     if _int(r, "cp") > 1:
         return "context parallel (cp > 1) not modelled"
     if r["fabric"] == "not stated":
@@ -151,7 +149,16 @@ def _layout(r: dict, assumed: list[str]) -> Layout:
     return Layout(tp=tp, pp=pp, dp=g // (tp * pp), micro_batch=_int(r, "micro_batch"),
                   global_batch=_int(r, "global_batch_sequences"), vpp=_int(r, "vpp"), zero=3 if sharded else 1,
                   recompute=_recompute(r, assumed), sequence_parallel=sp, attention="flash" if titan else "fused",
-                  grad_reduce_bytes=4 if titan else 2, tp_overlap=not titan and tp > 1)
+                  grad_reduce_bytes=4 if titan else 2, tp_overlap=not titan and tp > 1,
+                  lora_rank=_lora_rank(r, assumed))
+
+
+def _lora_rank(r: dict, assumed: list[str]) -> int:
+    """LoRA rows: the tables do not state the adapter rank; 16 (the time barely depends on it)."""
+    if r["task"] != "lora":
+        return 0
+    assumed.append("r16")
+    return 16
 
 
 def case_or_reason(r: dict) -> HBCase | str:

@@ -43,3 +43,26 @@ def test_kv_cache_bytes_llama70b(llama70):
     assert float(m.kv_cache_bytes(llama70, batch=4, context=1000)) == per_token * 4000
     assert float(m.kv_cache_bytes(llama70, batch=1, context=1, tp=8)) == per_token / 8
     assert float(m.kv_cache_bytes(llama70, batch=1, context=1, tp=16)) == per_token / 8  # replicated
+
+
+def test_fused_activation_count_by_hand():
+    """GPT without dropout: Korthikanti's 34·sbh less the two 1-byte masks = 32·sbh (SP over t);
+    fp8 keeps 1-byte copies of linear inputs; a gated MLP stores both up projections."""
+    import numpy as np
+
+    from raxlab.predict.memory import fused_activation_bytes_per_layer
+    from raxlab.predict.shape import TransformerShape
+
+    gpt = TransformerShape(hidden=4096, layers=2, heads=32, ffn=16384, vocab=1000, seq=2048)
+    s, b, t = 2048, 2, 4
+    sbh = s * b * 4096
+    assert float(fused_activation_bytes_per_layer(gpt, s, b, t, 1, 0)) == 32 * sbh / t
+    # fp8: QKV/MLP inputs 1 byte (-2h), FC2 input 1 byte (-4h), attention output's fp8 copy (+1h)
+    assert float(fused_activation_bytes_per_layer(gpt, s, b, t, 1, 0, in_bytes=1.0)) == (32 - 2 - 4 + 1) * sbh / t
+    # without SP the LayerNorm part (4h + 2·2h) is replicated on every TP rank
+    assert float(fused_activation_bytes_per_layer(gpt, s, b, t, 0, 0)) == (8 + 24 / t) * sbh
+    # full recompute keeps the layer input only
+    assert float(fused_activation_bytes_per_layer(gpt, s, b, t, 1, 2)) == 2 * sbh / t
+    gated = TransformerShape(hidden=4096, layers=2, heads=32, ffn=11008, vocab=1000, seq=2048, gated_mlp=True)
+    per_token = 8 * 4096 + 2 * 3 * 4096 + 2 * 4096 + 2 * 2 * 11008 + 2 * 11008
+    assert np.isclose(float(fused_activation_bytes_per_layer(gated, s, b, 1, 1, 0)), s * b * per_token)

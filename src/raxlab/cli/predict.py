@@ -55,7 +55,13 @@ def add_arguments(p):
                      help="ZeRO-3 weight gathers: prefetch (FSDP-style, overlapped; default) or blocking "
                           "(serial per-parameter gathers, DeepSpeed ZeRO-3 of 2021)")
     lay.add_argument("--sequence-parallel", action="store_true", help="Megatron sequence parallelism with TP")
-    lay.add_argument("--attention", default="flash", help="flash (FA2-class), flash1 or unfused")
+    lay.add_argument("--attention", default="fused", help="fused (the GPU generation's native kernel: cuDNN / "
+                     "FlashAttention-3 class as Transformer Engine uses it; default), flash (FlashAttention-2, e.g. "
+                     "PyTorch SDPA), flash1 or unfused")
+    lay.add_argument("--tp-overlap", action="store_true", help="TP collectives overlapped with the GEMMs "
+                     "(Megatron-Core/NeMo --tp-comm-overlap, Transformer Engine userbuffers)")
+    lay.add_argument("--lora-rank", type=int, help="LoRA fine-tuning with adapters of this rank, base weights frozen "
+                     "(default: the workload's lora_rank, else all weights trained)")
     lay.add_argument("--no-overlap-grad-reduce", action="store_true", help="DP gradient sync after backward")
     inf = p.add_argument_group("inference (--infer)")
     inf.add_argument("--infer", action="store_true", help="project serving instead of training")
@@ -205,7 +211,8 @@ def _layout(args, spec):
     return Layout(tp=args.tp, pp=args.pp, dp=dp, micro_batch=mb, global_batch=gb, vpp=args.vpp,
                   zero=3 if args.fsdp else args.zero, recompute=args.recompute,
                   sequence_parallel=args.sequence_parallel, attention=args.attention,
-                  overlap_grad_reduce=not args.no_overlap_grad_reduce, zero3_gather=args.zero3_gather)
+                  overlap_grad_reduce=not args.no_overlap_grad_reduce, zero3_gather=args.zero3_gather,
+                  tp_overlap=args.tp_overlap, lora_rank=args.lora_rank or spec.lora_rank or 0)
 
 
 def _inference(card, hw, args, notes) -> dict:

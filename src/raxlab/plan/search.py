@@ -53,6 +53,7 @@ class Model:
     layers: int | None = None
     seq: int | None = None  # tokens per sample (None: not a language model)
     w_bytes: float = 2.0  # weight bytes (fp8 recipes keep 16-bit weights; fp32/tf32 4)
+    lora_rank: int = 0  # LoRA fine-tuning: adapters of this rank, base frozen (0: all weights trained)
 
 
 @dataclass
@@ -76,6 +77,7 @@ def _layout_grid(model: Model, gpus: int, g: int, cache: dict) -> tuple[LayoutAr
     key = (gpus, g)
     if key not in cache:
         la = layout_grid(gpus, g, model.global_batch, model.micro_batches, model.transformer)
+        la.lora = np.full(len(la), float(model.lora_rank))
         code = layout_problems(la, gpus, g, heads=model.heads, layers=model.layers, transformer=model.transformer)
         kv_bad = (code == 0) & _kv_problem(la, model.kv_heads)
         why = Counter({f"layout: {PROBLEMS[c]}": int(n) for c, n in zip(*np.unique(code[code > 0], return_counts=True))})
@@ -98,8 +100,10 @@ def layout_grid(gpus: int, g: int, global_batch: int, micro_batches, transformer
     rest = np.array(list(itertools.product(micro_batches, (0, 1, 2), (0, 1, 3))), float)
     tp, pp = (np.repeat(pairs[:, i], len(rest)) for i in (0, 1))
     mb, rc, zero = (np.tile(rest[:, i], len(pairs)) for i in (0, 1, 2))
+    # attn 3: the generation's native fused attention kernel (cuDNN / FlashAttention-3 class on
+    # Hopper and Blackwell as Transformer Engine uses it; FlashAttention-2 on Ampere)
     return make_arrays(tp=tp, pp=pp, dp=gpus / (tp * pp), mb=mb, gb=global_batch, recompute=rc, zero=zero,
-                       vpp=1, sp=1, attn=1)
+                       vpp=1, sp=1, attn=3)
 
 
 def _kv_problem(la: LayoutArrays, kv: int | None) -> np.ndarray:
@@ -346,7 +350,7 @@ def models_for(card, spec, precisions) -> dict:
         w = max(dtype_bytes(p), 2.0)
         if shape is not None:
             out[p] = Model(shape, True, gb, mbs, heads=shape.heads, kv_heads=shape.kv, layers=shape.layers,
-                           seq=shape.seq, w_bytes=w)
+                           seq=shape.seq, w_bytes=w, lora_rank=int(getattr(spec, "lora_rank", None) or 0))
         else:
             traced = 4.0 if card.trace.get("dtype", "float32") == "float32" else 2.0
             mbs_g = tuple(sorted({b for b in (1, 2, 4, 8, 16, 32, 64, 128, spec.micro_batch) if b <= gb}))

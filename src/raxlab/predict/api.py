@@ -56,6 +56,10 @@ def predict_training(shape: TransformerShape, hw: Hardware, layout: Layout, prec
     step += terms["data_loading"] or 0.0
     samples = layout.global_batch / step
     model_flops = layout.global_batch * shape.seq * shape.model_flops_per_token()
+    if layout.lora_rank:  # frozen weights: forward and data gradient only, 2/3 of 3 x forward
+        model_flops *= 2.0 / 3.0
+        notes.append(f"LoRA rank {layout.lora_rank}: base weights frozen (no weight gradients, no optimizer state, "
+                     "adapter gradients only across data parallel); model FLOPs = forward + data gradient")
     tflops = model_flops / step / layout.gpus
     memory = {k: float(v) / GIB for k, v in out["memory"].items()}
     return Projection(

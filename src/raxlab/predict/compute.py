@@ -114,12 +114,26 @@ def layer_gemms(shape, t):
     return [((shape.q_dim + 2 * shape.kv_dim) / t, h), (h, shape.q_dim / t), (up / t, h), (h, f / t)]
 
 
-def linear_time(T, n, k, hc):
+def linear_time(T, n, k, hc, lora=0.0):
     """Forward and backward seconds of one linear layer y = x·Wᵀ (x: T×k, W: n×k): forward
-    GEMM; backward data gradient (T×k from T×n and n×k) and weight gradient (n×k, reduced over T)."""
+    GEMM; backward data gradient (T×k from T×n and n×k) and weight gradient (n×k, reduced over T).
+    LoRA rank r > 0 (Hu et al. 2021, y = x·Wᵀ + (x·A)·B with A: k×r, B: r×n, W frozen): no weight
+    gradient for W; the adapter runs two thin GEMMs forward and four backward (data and weight
+    gradients of A and B), in 16 bit (adapters are not cast to fp8)."""
     fwd = _gemm(T, n, k, hc)
-    bwd = _gemm(T, k, n, hc) + _gemm(n, k, T, hc)
-    return fwd, bwd
+    dgrad = _gemm(T, k, n, hc)
+    bwd = dgrad + _gemm(n, k, T, hc)
+    r = np.maximum(lora, 1.0)
+    a_fwd = _gemm(T, r, k, hc, sixteen=True) + _gemm(T, n, r, hc, sixteen=True)
+    a_bwd = (_gemm(T, r, n, hc, sixteen=True) + _gemm(r, n, T, hc, sixteen=True)
+             + _gemm(T, k, r, hc, sixteen=True) + _gemm(k, r, T, hc, sixteen=True))
+    peft = lora > 0
+    return np.where(peft, fwd + a_fwd, fwd), np.where(peft, dgrad + a_bwd, bwd)
+
+
+def lora_params(shape, t, r):
+    """Adapter parameters of one block on one TP rank (r·(n + k) per linear layer)."""
+    return sum(r * (n + k) for n, k in layer_gemms(shape, t))
 
 
 def layer_cost(shape, la, hc, w_bytes: float = 2.0) -> LayerCost:
@@ -131,7 +145,7 @@ def layer_cost(shape, la, hc, w_bytes: float = 2.0) -> LayerCost:
     gemms = layer_gemms(shape, t)
     row_parallel_f = 0.0  # output projection and MLP down: their reduce-scatter overlaps them
     for i, (n, k) in enumerate(gemms):
-        fwd, bwd = linear_time(T, n, k, hc)
+        fwd, bwd = linear_time(T, n, k, hc, la.lora)
         mm_f, mm_b = mm_f + fwd, mm_b + bwd
         row_parallel_f = row_parallel_f + (fwd if i in (1, 3) else 0.0)
     fp8 = hc.in_bytes < 2.0
@@ -215,7 +229,8 @@ def head_cost(shape, la, hc, w_bytes: float = 2.0):
     t, T = la.tp, la.mb * shape.seq
     v = shape.vocab / t
     fwd = _gemm(T, v, shape.hidden, hc, sixteen=True)
-    bwd = _gemm(T, shape.hidden, v, hc, sixteen=True) + _gemm(v, shape.hidden, T, hc, sixteen=True)
+    wgrad = np.where(la.lora > 0, 0.0, _gemm(v, shape.hidden, T, hc, sixteen=True))  # frozen under LoRA
+    bwd = _gemm(T, shape.hidden, v, hc, sixteen=True) + wgrad
     ce = CE_BYTES * T * shape.vocab / t / hc.mem_bw
     tp = 2 * group_time("all_reduce", T * shape.hidden * ACT, t, np.minimum(t, hc.g), hc)
     return fwd + bwd + ce + tp

@@ -52,7 +52,7 @@ class Layout:
     # (cuDNN fused attention as Transformer Engine / Megatron-Core use it, FlashAttention-3/4
     # class; = flash on Ampere); flash1: the earlier FlashAttention/Triton generation (25-40 % of
     # A100 peak vs 50-73 %, Dao 2023); unfused: materialised s×s scores.
-    attention: str = "flash"
+    attention: str = "fused"
     overlap_grad_reduce: bool = True  # DP gradient sync bucketed under backward
     grad_reduce_bytes: int = 2  # 4 when gradients are reduced in fp32 (FSDP mixed precision DEFAULT)
     param_gather_bytes: int = 2  # ZeRO-3/FSDP weight all-gather dtype (4: fp32 parameters)

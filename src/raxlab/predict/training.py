@@ -27,7 +27,7 @@ import numpy as np
 from raxlab.predict import memory as mem
 from raxlab.predict import sharded
 from raxlab.predict.collectives import group_time, p2p_time
-from raxlab.predict.compute import ACT, head_cost, layer_cost
+from raxlab.predict.compute import ACT, head_cost, layer_cost, lora_params
 
 DDP_BUCKET_BYTES = 25 * 2**20  # torch DDP bucket_cap_mb default (25 MiB)
 ADAM_BYTES_FIXED = 26.0  # priors.yaml optimizer.bytes_per_param_fixed (+ gradient bytes)
@@ -78,13 +78,14 @@ def train_core(shape, la, hc, w_bytes: float = 2.0, workspace: float = 2.5e9) ->
         "pp_p2p": _pp_p2p(shape, la, hc, m),
     }
     params_gpu = _stage_params(shape, la)
-    terms["dp_comm"] = _dp_exposed(la, hc, params_gpu, L * (lc.bwd + rec))
+    trainable = _trainable(shape, la, params_gpu)
+    terms["dp_comm"] = _dp_exposed(la, hc, trainable, L * (lc.bwd + rec))
     terms["fsdp_comm"] = _fsdp_exposed(shape, la, hc, lc, head, m)
     shard = np.where(la.zero >= 1, la.dp, 1.0)
-    terms["optimizer"] = params_gpu / shard * (ADAM_BYTES_FIXED + la.grad_bytes) / hc.mem_bw
+    terms["optimizer"] = trainable / shard * (ADAM_BYTES_FIXED + la.grad_bytes) / hc.mem_bw
     terms["step_overhead"] = hc.step_overhead + 0.0 * m
     step = sum(terms.values())
-    memory = _memory(shape, la, params_gpu, m, w_bytes, workspace)
+    memory = _memory(shape, la, params_gpu, m, w_bytes, workspace, hc.in_bytes, trainable)
     return {"terms": terms, "step_time_s": step, "memory": memory, "microbatches": m}
 
 
@@ -116,11 +117,23 @@ def _fsdp_exposed(shape, la, hc, lc, head, m):
     return np.where(la.zero >= 3, sharded.zero3_exposed(shape, la, hc, lc, head, m), 0.0)
 
 
-def _memory(shape, la, params_gpu, m, w_bytes, workspace):
-    """Bytes per GPU on the first stage (it holds the most activations under 1F1B)."""
-    w, g, o = mem.model_state_bytes(params_gpu, la.dp, la.zero, w_bytes, la.grad_bytes)
-    per_layer = mem.activation_bytes_per_layer(shape.seq, la.mb, shape.hidden, shape.heads, la.tp,
-                                               la.sp, la.recompute, la.attn)
+def _trainable(shape, la, params_gpu):
+    """Parameters per GPU that get gradients and optimizer state: all, or under LoRA the
+    adapters of the fullest stage's layers (embeddings and output layer frozen)."""
+    L, _ = stage_layers(shape.layers, la.pp, la.vpp)
+    return np.where(la.lora > 0, L * lora_params(shape, la.tp, la.lora), params_gpu)
+
+
+def _memory(shape, la, params_gpu, m, w_bytes, workspace, in_bytes=2.0, trainable=None):
+    """Bytes per GPU on the first stage (it holds the most activations under 1F1B). Unfused
+    attention: Korthikanti's GPT formula (its recipes had dropout); fused kernels: the per-tensor
+    count of `memory.fused_activation_bytes_per_layer`."""
+    w, g, o = mem.model_state_bytes(params_gpu, la.dp, la.zero, w_bytes, la.grad_bytes, trainable=trainable)
+    per_layer = np.where(la.attn > 0,
+                         mem.fused_activation_bytes_per_layer(shape, shape.seq, la.mb, la.tp, la.sp, la.recompute,
+                                                              in_bytes),
+                         mem.activation_bytes_per_layer(shape.seq, la.mb, shape.hidden, shape.heads, la.tp,
+                                                        la.sp, la.recompute, la.attn))
     L_first, _ = stage_layers(shape.layers, la.pp, la.vpp)
     act = per_layer * L_first * la.pp * mem.pipeline_activation_factor(la.pp, la.vpp, m)
     logits = np.where(la.pp > 1, 0.0, 4.0 * la.mb * shape.seq * shape.vocab / la.tp)

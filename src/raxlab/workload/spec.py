@@ -162,6 +162,8 @@ class WorkloadSpec(_Strict):
     data: DataSpec
     kind: Literal["lm", "vision", "tabular", "other"] | None = None
     task: Literal["train", "finetune", "infer"] = "train"
+    lora_rank: int | None = Field(None, gt=0, le=65536, description="finetune with LoRA adapters of this rank "
+                                  "(frozen base weights); unset: all weights trained")
     seq_len: int | None = Field(None, gt=0)
     image_size: int | None = Field(None, gt=0)
     micro_batch: int = Field(1, gt=0)
@@ -198,6 +200,12 @@ class WorkloadSpec(_Strict):
         if isinstance(v, str) and not v.strip():
             raise ValueError("must not be empty")
         return v
+
+    @model_validator(mode="after")
+    def _lora_is_finetuning(self) -> "WorkloadSpec":
+        if self.lora_rank is not None and self.task != "finetune":
+            raise ValueError(f"lora_rank is for task finetune (got task {self.task})")
+        return self
 
     @model_validator(mode="after")
     def _batches(self) -> "WorkloadSpec":
