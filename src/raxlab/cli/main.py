@@ -88,6 +88,7 @@ def _main(argv: list[str] | None) -> int:
     if run is None:
         (getattr(args, "_group_parser", None) or parser).print_help()
         return 2
+    _private_tmpdir()
     try:
         # SIGTERM/SIGHUP (a scheduler, a closed terminal) unwind like Ctrl-C in every command, so
         # runs are marked interrupted and children cleaned up instead of Python ending on the spot.
@@ -103,6 +104,18 @@ def _main(argv: list[str] | None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+
+
+def _private_tmpdir() -> None:
+    """Temporary files of this run and its children (torchrun, ranks, multiprocessing) go to a
+    directory removed at exit, swept by the next start after a kill -9 (raxlab.rundir)."""
+    from raxlab import rundir
+
+    try:
+        rundir.use_private_tmpdir()
+    except OSError as exc:  # an unwritable /tmp fails later with its own message; never here
+        print(f"rax: warning: no private temporary directory ({exc}); temporary files go to the default",
+              file=sys.stderr)
 
 
 if __name__ == "__main__":
