@@ -68,7 +68,9 @@ MIGRATIONS: list[list[str]] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 APPLICATION_ID = 0x52615821  # "RaX!": marks the file as RA:X's results store (see the module docstring)
 SQLITE_MAGIC = b"SQLite format 3\0"  # the first 16 bytes of every SQLite 3 database file
-POINT_STATUSES = ("ok", "oom", "unsupported", "failed", "timeout", "killed", "diverged", "skipped")
+# inconsistent: measured, but contradicts the other batch sizes of its series even after re-measuring
+# (measure/consistency.py); set afterwards with `mark_point`, and skipped by fits like any non-ok point
+POINT_STATUSES = ("ok", "oom", "unsupported", "failed", "timeout", "killed", "diverged", "skipped", "inconsistent")
 # Run kinds the commands store (`rax runs list --kind` also takes the short names of RUN_KIND_ALIASES).
 RUN_KINDS = ("compute", "kernels", "io", "bench.comm", "bench.ddp", "abtest", "run", "train-log")
 RUN_KIND_ALIASES = {"comm": "bench.comm", "ddp": "bench.ddp", "pipeline": "run", "import.nccl-tests": "bench.comm"}
@@ -373,6 +375,18 @@ class Store:
                  _dumps(list(samples) if samples is not None else None), _text(error), _now()),
             )
         return int(cur.lastrowid)
+
+    def mark_point(self, point_id: int, status: str, error: str | None = None) -> None:
+        """Re-classify a stored point of a run still open (a later check found it wrong, e.g.
+        `inconsistent`); its measured values and samples stay as they were."""
+        if status not in POINT_STATUSES:
+            raise ValueError(f"point status {status!r} not in {POINT_STATUSES}")
+        rows = self._query("SELECT run_id FROM points WHERE id=?", (point_id,))
+        if not rows:
+            raise ValueError(f"no point {point_id} in {self.path}")
+        self._require_open(rows[0][0])
+        with self._tx():
+            self.db.execute("UPDATE points SET status=?, error=? WHERE id=?", (status, _text(error), point_id))
 
     def add_fingerprint(self, run_id: str, fingerprint: dict, role: str = "host") -> None:
         with self._tx():

@@ -22,6 +22,9 @@ def add_arguments(p):
                    help="time budget for the whole sweep; later points are recorded as skipped (default 60)")
     p.add_argument("--point-seconds", type=float, default=4.0, help="timing cap per point (default 4)")
     p.add_argument("--point-timeout", type=float, default=300.0, help="kill a point after this long (default 300)")
+    p.add_argument("--recheck-seconds", type=float, default=None,
+                   help="time for re-measuring points that contradict the other batch sizes (default: a quarter "
+                        "of --max-seconds; 0: only mark them inconsistent)")
     p.add_argument("--no-gemm-probe", action="store_true", help="skip the GEMM peak probe used for MFU")
     add_json(p)
     add_store(p)

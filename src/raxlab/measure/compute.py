@@ -198,6 +198,7 @@ class SweepConfig:
     point_timeout_s: float
     budget_s: float  # the whole sweep; points past it are recorded as skipped
     proxy: bool = False
+    recheck_s: float | None = None  # re-measuring inconsistent points (default: a quarter of budget_s)
 
 
 def _order(precisions: list[str]) -> list[str]:
@@ -213,6 +214,7 @@ def sweep(session, cfg: SweepConfig, card: dict, tokens_per_sample: int | None, 
     from raxlab.measure.session import Job
 
     rows, start, fp32_loss = [], time.monotonic(), {}
+    post = _post(card, tokens_per_sample, peaks, fp32_loss)
     for mode in cfg.modes:
         stop: dict[str, str] = {}  # precision -> why its larger batches are not run
         # batch-major: a spent budget cuts the largest batches of every precision, not whole precisions
@@ -227,12 +229,121 @@ def sweep(session, cfg: SweepConfig, card: dict, tokens_per_sample: int | None, 
                     session.record(job, out)
                 else:
                     job.timeout_s = min(cfg.point_timeout_s, max(left, 5.0) + 30.0)
-                    out = session.run(job, post=_post(card, tokens_per_sample, peaks, fp32_loss))
+                    out = session.run(job, post=post)
                     why = _stop_after(out, prec, b)
                     if why:
                         stop[prec] = why
-                rows.append({"point": p, "status": out.status, "value": out.value, "error": out.error})
+                rows.append(_row(p, job, out))
+    recheck(session, rows, post, cfg.budget_s / 4 if cfg.recheck_s is None else cfg.recheck_s)
     return rows
+
+
+def _row(p: ComputePoint, job, out, remeasure_of: int | None = None) -> dict:
+    return {"point": p, "status": out.status, "value": out.value, "error": out.error, "job": job, "out": out,
+            "remeasure_of": remeasure_of}
+
+
+# -- points that contradict their series (measure/consistency.py) -------------------------------
+RECHECK_TRIES = 2  # re-measures of one point: a second run tells a passing disturbance from a real effect
+
+
+def recheck(session, rows: list[dict], post, budget_s: float) -> None:
+    """Re-measure, within `budget_s` seconds, the ok points that contradict the other batch sizes
+    of their (mode, precision) series (measure/consistency.py), and mark `inconsistent` what stays
+    wrong. A first run that its re-measure does not reproduce was disturbed and is marked; a point
+    whose value reproduces is trusted, and the neighbours it contradicts are re-measured instead.
+    Every measurement of a point that still contradicts its series at the end (or that the budget
+    left unchecked) is marked. Fits skip non-ok points."""
+    import time
+
+    deadline = time.monotonic() + max(0.0, budget_s)
+    for key in sorted({(r["point"].mode, r["point"].precision) for r in rows}):
+        tries: dict[int, int] = {}
+        while time.monotonic() < deadline:
+            todo = _suspects(rows, key, tries)
+            if not todo:
+                break
+            for batch in todo:
+                if time.monotonic() >= deadline:
+                    break
+                tries[batch] = tries.get(batch, 0) + 1
+                _remeasure(session, rows, _current(rows, key)[batch], tries[batch], post, deadline)
+        current = _current(rows, key)
+        for f in _findings(current):
+            for row in _all_ok(rows, current[f.batch]):
+                _mark(session, row, f"{f.reason}; {_history(rows, row)}")
+
+
+def _suspects(rows: list[dict], key: tuple, tries: dict[int, int]) -> list[int]:
+    """Batch sizes to re-measure next: each finding, or, once its value has reproduced, the
+    neighbours it contradicts; none re-measured more than RECHECK_TRIES times."""
+    current = _current(rows, key)
+    out: list[int] = []
+    for f in _findings(current):
+        reproduced = len(_all_ok(rows, current[f.batch])) > 1
+        for b in (f.against if reproduced else (f.batch,)):
+            if tries.get(b, 0) < RECHECK_TRIES and b not in out:
+                out.append(b)
+    return out
+
+
+def _step(row: dict):
+    from raxlab.measure.consistency import Step
+
+    summ = row["value"]["summary"]
+    return Step(row["point"].batch, summ["median"], summ.get("rel_iqr") or 0.0)
+
+
+def _all_ok(rows: list[dict], row: dict) -> list[dict]:
+    return [r for r in rows if r["point"].name == row["point"].name and r["status"] == "ok"]
+
+
+def _current(rows: list[dict], key: tuple) -> dict[int, dict]:
+    """The latest ok measurement of each batch size of one (mode, precision) series."""
+    out = {}
+    for r in rows:
+        if (r["point"].mode, r["point"].precision) == key and r["status"] == "ok":
+            out[r["point"].batch] = r
+    return out
+
+
+def _findings(current: dict[int, dict]) -> list:
+    from raxlab.measure.consistency import find_inconsistent
+
+    return find_inconsistent([_step(r) for r in current.values()])
+
+
+def _remeasure(session, rows: list[dict], row: dict, attempt: int, post, deadline: float) -> None:
+    """One more run of `row`'s point; the earlier run is marked when the two disagree (it was disturbed)."""
+    import time
+    from dataclasses import replace
+
+    from raxlab.measure.consistency import agree
+
+    old = row["job"]
+    job = replace(old, params={**old.params, "remeasure_of": row["out"].point_id, "attempt": attempt},
+                  timeout_s=min(old.timeout_s, max(5.0, deadline - time.monotonic()) + 30.0))
+    out = session.run(job, post=post)
+    new = _row(row["point"], job, out, remeasure_of=row["out"].point_id)
+    rows.append(new)
+    if out.status == "ok" and not agree(_step(row), _step(new)):
+        _mark(session, row, f"disturbed: re-measured at {_step(new).median_s * 1e3:.4g} ms "
+                            f"(point {out.point_id}) against {_step(row).median_s * 1e3:.4g} ms here")
+
+
+def _mark(session, row: dict, why: str) -> None:
+    session.mark(row["out"], "inconsistent", f"inconsistent with the other batch sizes: {why}")
+    row["status"], row["error"] = row["out"].status, row["out"].error
+
+
+def _history(rows: list[dict], row: dict) -> str:
+    """'measured 3 times: 600, 590, 610 ms' for the point of `row` (every run of its name)."""
+    name = row["point"].name
+    times = [r["value"]["summary"]["median"] * 1e3 for r in rows
+             if r["point"].name == name and r["value"] and r["value"].get("summary")]
+    if len(times) == 1:
+        return "not re-measured (recheck budget spent)"
+    return f"measured {len(times)} times: {', '.join(f'{t:.4g}' for t in times)} ms"
 
 
 def _post(card, tokens_per_sample, peaks, fp32_loss: dict):

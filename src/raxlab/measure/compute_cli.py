@@ -87,10 +87,13 @@ def run_compute(args) -> dict:
     modes = parse_list(args.modes, "--modes", ("train", "infer"))
     for name in ("max_seconds", "point_seconds", "point_timeout"):
         isolate.require_positive_timeout(getattr(args, name), "--" + name.replace("_", "-"))
+    recheck = getattr(args, "recheck_seconds", None)
+    if recheck is not None and not 0 <= recheck < float("inf"):
+        raise RaxError(f"must be a number of seconds >= 0, got {recheck!r}", field="--recheck-seconds")
     card = build_card(wl).to_dict()
     cfg = compute.SweepConfig(args.workload, args.trust_code, device, precs, batch_list(args, device), modes,
                               Policy(min_reps=5, max_reps=50, max_seconds=args.point_seconds, warmup_max=5),
-                              args.point_timeout, args.max_seconds, proxy)
+                              args.point_timeout, args.max_seconds, proxy, getattr(args, "recheck_seconds", None))
     isolate.preload("raxlab.workload", "transformers")
     with Session("compute", store=args.store, workload=wl.name, spec=wl.spec.model_dump(mode="json"),
                  params=_params(args, cfg)) as s:
@@ -106,7 +109,7 @@ def run_compute(args) -> dict:
 def _params(args, cfg) -> dict:
     return {"device": cfg.device, "proxy": cfg.proxy, "precisions": cfg.precisions, "batches": cfg.batches, "modes": cfg.modes,
             "max_seconds": args.max_seconds, "point_seconds": args.point_seconds,
-            "point_timeout": args.point_timeout}
+            "point_timeout": args.point_timeout, "recheck_seconds": cfg.recheck_s}
 
 
 def _flat(r: dict) -> dict:
@@ -115,6 +118,7 @@ def _flat(r: dict) -> dict:
     keys = ("samples_per_s", "tokens_per_s", "achieved_flops", "mfu_vs_measured_gemm", "mfu_vs_catalog_peak",
             "peak_mem_bytes", "card_activation_bytes", "loss_first", "loss_last", "loss_finite")
     return {"mode": p.mode, "precision": p.precision, "batch": p.batch, "status": r["status"],
+            "remeasure_of": r.get("remeasure_of"),
             "median_s": summ.get("median"), "rel_iqr": summ.get("rel_iqr"), "p95_s": summ.get("p95"),
             "noisy": summ.get("noisy"), **{k: v.get(k) for k in keys},
             "note": (r["error"] or "").splitlines()[0] if r["error"]

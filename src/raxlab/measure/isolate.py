@@ -39,6 +39,7 @@ class Outcome:
     error: str | None = None
     wall_s: float = 0.0
     exitcode: int | None = None
+    point_id: int | None = None  # the store row, once `Session.record` has written it
 
 
 def preload(*modules: str) -> None:

@@ -85,10 +85,15 @@ class Session:
         value = dict(out.value) if isinstance(out.value, dict) else out.value
         samples = value.pop("samples_s", None) if isinstance(value, dict) else None
         params = {**job.params, "timeout_s": job.timeout_s, "wall_s": round(out.wall_s, 3)}
-        self.store.add_point(self.run_id, job.kind, job.name, out.status, params=params,
-                             result=value, samples=samples, error=out.error)
+        out.point_id = self.store.add_point(self.run_id, job.kind, job.name, out.status, params=params,
+                                            result=value, samples=samples, error=out.error)
         self.outcomes.append((job, out))
         self._advance()
+
+    def mark(self, out: Outcome, status: str, error: str) -> None:
+        """Re-classify a recorded point (e.g. `inconsistent` after a later check), store and summary alike."""
+        self.store.mark_point(out.point_id, status, error)
+        out.status, out.error = status, error
 
     def skip(self, job: Job, reason: str) -> None:
         """Record a point deliberately not run (e.g. a larger size after a too-slow one)."""

@@ -150,6 +150,7 @@ def _apply_fit(out: Measured, run: dict, cat, fabric: str, rails: int, fit: dict
 
 def _calibration(out: Measured, run: dict, cat, card) -> None:
     from raxlab.predict import calibrate, priors
+    from raxlab.predict.calibrate_run import skipped_note
 
     peaks = (run.get("artifacts") or {}).get("peaks") or {}
     entry = peaks.get("catalog_entry")
@@ -171,6 +172,9 @@ def _calibration(out: Measured, run: dict, cat, card) -> None:
     out.calibrations[entry] = calibrate.fit(points, peaks_si, acc.mem_bw_Bps, prior)
     out.notes.append(f"{entry}: compute efficiencies calibrated on {len(points)} measured points of run {run['id']} "
                      f"(workload {run['workload']}); replace the priors for every {entry} candidate")
+    skipped = skipped_note([run])  # points the fit left out because they contradict their series
+    if skipped:
+        out.notes.append(f"{entry}: {skipped}")
 
 
 def _card(run: dict):

@@ -164,11 +164,23 @@ def calibrate_compute_run(store, ref, fit_on=None, holdout=None, stat: str = "me
     out = {"run": runs[0]["id"], "runs": [r["id"] for r in runs], "kind": "compute", "workload": runs[0]["workload"],
            "statistic": stat, "basis": {"peaks_flops": peaks, "mem_bw_Bps": bw}, "fit_on": [p.label for p in train],
            "rows": rows, "held_out": _summary([r for r in rows if r["role"] == "held-out"]), "fitted": _fitted(cal),
-           "notes": [n for n in notes if n]}
+           "notes": [n for n in notes + [skipped_note(runs)] if n]}
     if save:
         for run in runs:
             store.put_artifact(run["id"], "calibration", out)
     return out
+
+
+def skipped_note(runs: list[dict]) -> str | None:
+    """Which training points the fit left out because they contradict their series (point status
+    `inconsistent`, measure/consistency.py), or None."""
+    bad = [f"{p['name']} (point {p['id']}{', run ' + run['id'] if len(runs) > 1 else ''})" for run in runs
+           for p in run["points"] if p["kind"] == "compute" and p["status"] == "inconsistent"
+           and (p.get("params") or {}).get("mode") == "train"]
+    if not bad:
+        return None
+    return (f"skipped {len(bad)} inconsistent measurement(s), which contradict the other batch sizes of their "
+            f"series even after re-measuring, or were re-measured: {', '.join(bad)}")
 
 
 def _row(p, fitted: bool, pred: float, runs: list[dict]) -> dict:

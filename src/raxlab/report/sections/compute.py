@@ -104,8 +104,13 @@ def proxy_note(run: dict) -> Para | None:
 
 def blocks(run: dict) -> list:
     out = [Heading("Compute: the real training / inference step"), proxy_note(run)]
-    bad = [p for p in run["points"] if p["kind"] == "compute" and p["status"] != "ok"]
+    bad = [p for p in run["points"] if p["kind"] == "compute" and p["status"] not in ("ok", "inconsistent")]
+    odd = [p for p in run["points"] if p["kind"] == "compute" and p["status"] == "inconsistent"]
     out += [step_chart(run), throughput_chart(run), *table(run)]
+    if odd:
+        out.append(Para(f"{len(odd)} measurement(s) contradict the other batch sizes of their series (status "
+                        "inconsistent: more work timed faster, or a per-sample time that jumps; the note says which "
+                        "and whether a re-measure replaced it); they are left out of the charts and the fits.", "warn"))
     if bad:
         out.append(Para(f"{len(bad)} point(s) did not produce a timing (status shown in the table: unsupported, "
                         "out of memory, diverged, skipped ...); they are N/A, not zero.", "note"))
