@@ -67,7 +67,7 @@ def test_one_node_and_serving_files(catalog):
     assert set(serve) == {"README.md", "vllm.sh", "sglang.sh"}
     for name in ("vllm.sh", "sglang.sh"):
         _bash_ok(serve[name])
-    assert 'REPLICAS="${REPLICAS:-4}"' in serve["vllm.sh"]  # 8 GPUs per node / tp 2
+    assert 'REPLICAS="${REPLICAS:-4}"' in serve["vllm.sh"]  # 8 GPUs per node / tp 2 (7 replicas: 4 + 3)
     v = fw.vllm_args(block_for(catalog, nodes=2, task="infer", precision="fp8"))
     assert v[v.index("--max-num-seqs") + 1] == "64" and v[-2:] == ["--quantization", "fp8"]
     assert "only where they are installed" in serve["README.md"]

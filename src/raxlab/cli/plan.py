@@ -121,7 +121,7 @@ def _render(plan: dict) -> None:
     for k, s in enumerate(plan["guideline"]):
         out.print(s, style="bold") if k == 0 else out.print(f"- {s}")
     for part in (_rec_table, _capex_table, _network_table, _precision_table, _accelerator_table, _scale_table,
-                 _sensitivity_table, _pareto_table):
+                 _sensitivity_table, _pareto_table, _serving_front_table):
         t = part(plan)
         if t is not None:
             out.print(t)
@@ -138,6 +138,9 @@ def _objective_text(o: dict) -> str:
         bits.append(f">= {o['rate_required']:.3g} {o['unit']}/s")
     if o.get("latency_p99_s"):
         bits.append(f"p99 <= {o['latency_p99_s'] * 1e3:,.4g} ms")
+    for key, name in (("ttft_s", "TTFT p99"), ("tpot_s", "TPOT")):
+        if o.get(key):
+            bits.append(f"{name} <= {_ms(o[key])}")
     caps = o["caps"]
     if caps["budget_usd"]:
         bits.append(f"CAPEX <= {_money(caps['budget_usd'])}")
@@ -152,6 +155,9 @@ def _serving_rows(r) -> list:
     lay = r["layout"]
     return [("layout", f"{lay['replicas']} replicas of tp {lay['tp']} at batch {lay['batch']}"),
             ("p99 latency (projected)", _t(r["p99_latency_s"])),
+            ("TTFT p99 / TPOT (projected)", f"{_ms(r['ttft_p99_s'])} / {_ms(r['tpot_s'])}"),
+            ("tokens/s (projected)", f"{r['tokens_per_s_per_gpu']:,.0f} per GPU, {r['tokens_per_s_per_user']:,.0f} per "
+                                     "user (1 / TPOT); error band N/A"),
             ("capacity (projected)", f"{r['capacity_per_replica_rps']:.4g} requests/s per replica, "
                                      f"{r['rate']:.4g} in all; error band N/A (inference not validated)")]
 
@@ -256,6 +262,27 @@ def _sensitivity_table(plan):
     for r in plan["sensitivity"]["rows"]:
         _add(t, r["scenario"], r["what_changed"], _money(r["tco_usd"]), _t(r["time_to_target_s"]),
                   "yes" if r["meets_targets"] else "no")
+    return t
+
+
+def _ms(v):
+    from raxlab.plan.text import ms
+
+    return ms(v)
+
+
+def _serving_front_table(plan):
+    sv = plan.get("serving") or {}
+    p = sv.get("pareto")
+    if not p:
+        return None
+    t = _table(f"serving front: tokens/s per GPU vs per user under the SLA ({p['points_on_front']} of "
+               f"{p['meeting_sla']:,} meeting it; projected, band N/A)",
+               ("accelerator", "precision", "tp", "batch", "tok/s/GPU", "tok/s/user", "TTFT p99", "TPOT"))
+    for r in p["points"][:20]:
+        _add(t, r["accelerator"] + (" *" if r["recommended"] else ""), r["precision"], r["tp"], r["batch"],
+             f"{r['tokens_per_s_per_gpu']:,.0f}", f"{r['tokens_per_s_per_user']:,.0f}", _ms(r["ttft_p99_s"]),
+             _ms(r["tpot_s"]))
     return t
 
 

@@ -269,12 +269,13 @@ def _render_infer(d: dict) -> None:
 
     t = Table(title=f"{d['workload']} serving on {d['hardware']['name']}, tp {d['tp']}, {d['precision']}, "
                     f"prompt {d['prompt']} + {d['gen']} generated (error band N/A: not validated yet)")
-    for c in ("batch", "TTFT s", "s/token", "latency s", "out tok/s", "KV GiB", "mem GiB", "fits"):
+    for c in ("batch", "prefill s", "TPOT s", "latency s", "out tok/s", "tok/s/GPU", "tok/s/user", "KV GiB",
+              "mem GiB", "fits"):
         t.add_column(c, justify="right")
     for r in d["per_batch"]:
         t.add_row(str(r["batch"]), fmt(r["ttft_s"]), fmt(r["tpot_s"]), fmt(r["request_latency_s"]),
-                  fmt(r["output_tokens_per_s"]), fmt(r["kv_cache_gib"], "", 3), fmt(r["memory_per_gpu_gib"], "", 3),
-                  "yes" if r["fits"] else "NO")
+                  fmt(r["output_tokens_per_s"]), fmt(r["tokens_per_s_per_gpu"]), fmt(r["tokens_per_s_per_user"]),
+                  fmt(r["kv_cache_gib"], "", 3), fmt(r["memory_per_gpu_gib"], "", 3), "yes" if r["fits"] else "NO")
     console().print(t)
 
 

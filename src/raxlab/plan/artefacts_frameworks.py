@@ -207,7 +207,7 @@ def sglang_args(block: dict) -> list[str]:
 
 def _replica_script(block: dict, engine: str, command: str, args: list[str]) -> str:
     s, g = block["serving"], block["gpus_per_node"]
-    per_node = max(1, g // s["tp"])
+    per_node = max(1, min(g // s["tp"], s["replicas"]))
     lines = ["#!/bin/bash", f"# {engine} for {block['workload']}: {_n(s['replicas'], 'replica')} of tp {s['tp']} on "
              f"{_n(block['nodes'], 'node')}, {per_node} per node ({block['label']}).",
              f"# Run on every node: MODEL=<path or name> bash {engine.lower()}.sh  (REPLICAS=<n> on a last, "

@@ -4,7 +4,8 @@ Training / fine-tuning: process `work` units (tokens for language models, else s
 epochs multiply) within a deadline, and/or sustain a throughput. Both reduce to a required
 rate (units/s); time-to-target = work / rate. Without a deadline or throughput the plan
 assumes the `deadline_days` default and says so. Inference: serve `request_rate_per_s` with
-the p99 latency under `latency_p99_ms` (when given).
+the p99 latency under `latency_p99_ms`, the p99 time to first token under `ttft_ms` and the
+time per output token under `tpot_ms` (each when given).
 
 Caps: budget (CAPEX, USD), power (kW, compared with the cluster's rated IT peak), rack
 units. TCO horizon, electricity price and PUE default from `data/defaults.yaml`, labelled.
@@ -30,6 +31,8 @@ class Objective:
     tokens_per_sample: int | None
     request_rate: float | None = None  # inference: requests/s
     latency_p99_s: float | None = None
+    ttft_s: float | None = None  # serving SLA: p99 time to first token
+    tpot_s: float | None = None  # serving SLA: time per output token
     budget_usd: float | None = None
     power_w: float | None = None
     rack_units: float | None = None
@@ -66,6 +69,7 @@ class Objective:
                 "deadline_assumed": self.deadline_assumed, "rate_required": self.rate_required,
                 "needed_rate": self.needed_rate, "tokens_per_sample": self.tokens_per_sample,
                 "request_rate_per_s": self.request_rate, "latency_p99_s": self.latency_p99_s,
+                "ttft_s": self.ttft_s, "tpot_s": self.tpot_s,
                 "caps": {"budget_usd": self.budget_usd, "power_w": self.power_w, "rack_units": self.rack_units},
                 "tco": {"years": self.tco_years, "electricity_usd_per_kwh": self.electricity_usd_per_kwh,
                         "pue": self.pue},
@@ -102,7 +106,7 @@ def objective_from_spec(spec, tokens_per_sample: int | None) -> Objective:
     """The objective of a WorkloadSpec (its `targets` block) for a card with `tokens_per_sample`."""
     t = spec.targets
     for name in ("tokens", "samples", "epochs", "deadline_days", "deadline_hours", "throughput_samples_per_s",
-                 "throughput_tokens_per_s", "latency_p99_ms", "request_rate_per_s", "budget_usd", "power_kw",
+                 "throughput_tokens_per_s", "latency_p99_ms", "ttft_ms", "tpot_ms", "request_rate_per_s", "budget_usd", "power_kw",
                  "rack_units", "tco_years", "electricity_usd_per_kwh"):
         _positive(t, name)
     obj = _tco(t, Objective(task=spec.task, unit="requests", work=None, deadline_s=t.deadline_s,
@@ -110,6 +114,10 @@ def objective_from_spec(spec, tokens_per_sample: int | None) -> Objective:
                             power_w=t.power_w, rack_units=t.rack_units))
     if spec.task == "infer":
         return _inference(obj, t)
+    for name in ("ttft_ms", "tpot_ms"):
+        if getattr(t, name) is not None:
+            raise RaxError(f"a serving target; this workload's task is {spec.task} (use task: infer)",
+                           field=f"targets.{name}")
     obj.unit, obj.work = _work(t, tokens_per_sample)
     obj.rate_required = _rate(t, obj.unit, tokens_per_sample)
     if obj.work is None and obj.rate_required is None:
@@ -126,6 +134,8 @@ def _inference(obj: Objective, t) -> Objective:
     if t.request_rate_per_s is None:
         raise RaxError("an inference plan needs the request rate to serve", field="targets.request_rate_per_s")
     obj.request_rate, obj.latency_p99_s = t.request_rate_per_s, t.latency_p99_s
+    obj.ttft_s = None if t.ttft_ms is None else t.ttft_ms / 1e3
+    obj.tpot_s = None if t.tpot_ms is None else t.tpot_ms / 1e3
     obj.rate_required = t.request_rate_per_s
     return obj
 

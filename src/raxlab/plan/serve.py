@@ -25,8 +25,9 @@ from raxlab.plan.cost import network, option_costs
 from raxlab.plan.defaults import default
 from raxlab.plan.options import Options, Scenario, choose
 from raxlab.plan.search import LAYOUT_COLS, SearchResult
+from raxlab.plan.serve_sla import meets_sla, serving_block, ttft_p99
 from raxlab.plan.space import SINGLE_NODE, build_space
-from raxlab.plan.text import duration, jsonable, money, pct, plural
+from raxlab.plan.text import duration, jsonable, money, ms, pct, plural
 from raxlab.predict import priors
 from raxlab.predict.api import dtype_bytes
 from raxlab.predict.hardware import stack_hardware, take
@@ -40,8 +41,8 @@ def _tps(shape, g: int) -> list[int]:
     return [t for t in range(1, g + 1) if g % t == 0 and shape.heads % t == 0 and not (t > kv and t % kv)]
 
 
-def _grid(space, shape, prompt: int, gen: int, bound: float | None):
-    """Every (base, tp, batch) evaluated at once; returns row arrays and the outputs."""
+def _grid(space, shape, prompt: int, gen: int, obj):
+    """Every (base, tp, batch) evaluated at once; returns row arrays and the outputs (SLA: serve_sla.py)."""
     rows = [(bi, t, b) for bi, base in enumerate(space.bases) for t in _tps(shape, base.g) for b in BATCHES]
     if not rows:
         return None
@@ -55,11 +56,13 @@ def _grid(space, shape, prompt: int, gen: int, bound: float | None):
     memory = serving_memory(shape, tp, batch, prompt + gen, wb, kvb, priors.scalar("memory", "workspace_bytes").value)
     usable = np.asarray(hc.mem_bytes) * priors.scalar("memory", "usable_fraction").value
     p99 = perf["request_latency_s"] + perf["ttft_s"]
+    ttft = ttft_p99(perf["ttft_s"])
     fits = memory["total"] <= usable
-    ok = fits & (p99 <= bound if bound else True)
+    ok = meets_sla(fits, p99=p99, ttft=ttft, tpot=perf["tpot_s"], obj=obj)
     return {"base": bi, "tp": tp, "batch": batch, "p99": p99, "fits": fits, "ok": ok, "memory": memory["total"],
             "cap": batch / perf["request_latency_s"], "tok": perf["output_tokens_per_s"], "ttft": perf["ttft_s"],
-            "tpot": perf["tpot_s"]}
+            "tpot": perf["tpot_s"], "ttft_p99": ttft, "per_gpu": perf["tokens_per_s_per_gpu"],
+            "per_user": perf["tokens_per_s_per_user"]}
 
 
 def _best_per_replica(grid, space, rate: float, util: float, pruned) -> list[dict]:
@@ -72,7 +75,7 @@ def _best_per_replica(grid, space, rate: float, util: float, pruned) -> list[dic
             continue
         ok = idx[grid["ok"][idx]]
         if not len(ok):
-            pruned["p99 over the bound at every batch"] += 1
+            pruned["misses the latency SLA (p99 / TTFT / TPOT) at every batch"] += 1
             continue
         j = int(ok[np.argmax(grid["cap"][ok])])
         cap = float(grid["cap"][j]) * util
@@ -81,7 +84,8 @@ def _best_per_replica(grid, space, rate: float, util: float, pruned) -> list[dic
         out.append({"base": key[0], "tp": int(key[1]), "batch": int(grid["batch"][j]), "replicas": replicas,
                     "nodes": math.ceil(replicas * key[1] / g), "p99": float(grid["p99"][j]), "cap": cap,
                     "memory": float(grid["memory"][j]), "tok": float(grid["tok"][j]) * replicas,
-                    "ttft": float(grid["ttft"][j]), "tpot": float(grid["tpot"][j])})
+                    "ttft": float(grid["ttft"][j]), "tpot": float(grid["tpot"][j]),
+                    "ttft_p99": float(grid["ttft_p99"][j])})
     return out
 
 
@@ -105,7 +109,7 @@ def _frontend(cat, space, base, nodes: int, cache: dict):
 def _result(space, picks: list[dict], cat) -> SearchResult:
     variants = [SINGLE_NODE]
     cols = {k: [] for k in ("base", "nodes", "gpus", "variant", "step_time_s", "samples_per_s", "tokens_per_s", "mfu",
-                            "memory_bytes", "comm_s", "net_comm_s", "p99_s", *LAYOUT_COLS)}
+                            "memory_bytes", "comm_s", "net_comm_s", "p99_s", "ttft_p99_s", *LAYOUT_COLS)}
     cache: dict = {}
     for p in picks:
         base = space.bases[p["base"]]
@@ -116,6 +120,7 @@ def _result(space, picks: list[dict], cat) -> SearchResult:
         vals = {"base": p["base"], "nodes": p["nodes"], "gpus": p["replicas"] * p["tp"], "variant": len(variants) - 1,
                 "step_time_s": p["tpot"], "samples_per_s": p["replicas"] * p["cap"], "tokens_per_s": p["tok"],
                 "mfu": math.nan, "memory_bytes": p["memory"], "comm_s": 0.0, "net_comm_s": 0.0, "p99_s": p["p99"],
+                "ttft_p99_s": p["ttft_p99"],
                 "tp": p["tp"], "pp": 1, "dp": p["replicas"], "mb": p["batch"], "zero": 0, "recompute": 0, "sp": 0, "vpp": 1}
         for k, val in vals.items():
             cols[k].append(val)
@@ -131,15 +136,26 @@ def make_serving_plan(spec, card, cat, obj, *, workload_ref, measured, options) 
     gen = options.gen_tokens or int(default("serving_gen_tokens").value)
     util = default("serving_utilisation").value
     space = build_space(cat, list(spec.precisions), options.space, measured.calibrations, measured.fabric_fits)
-    grid = _grid(space, shape, shape.seq, gen, obj.latency_p99_s)
+    grid = _grid(space, shape, shape.seq, gen, obj)
     pruned = space.pruned
     picks = _best_per_replica(grid, space, obj.request_rate, util, pruned) if grid else []
     res = _result(space, picks, cat)
     opts = Options(space, res, option_costs(cat, space, res, obj, card, options.cost), obj, 1)
     if not len(opts):
         raise RaxError("no candidate can serve this workload at the bound: " + ", ".join(
-            f"{k} ({v:,})" for k, v in pruned.most_common(3)), field="targets.latency_p99_ms")
-    return jsonable(_serving_plan(spec, card, cat, obj, space, opts, shape, gen, util, workload_ref, measured, options))
+            f"{k} ({v:,})" for k, v in pruned.most_common(3)), field=_sla_field(obj))
+    plan = _serving_plan(spec, card, cat, obj, space, opts, shape, gen, util, workload_ref, measured, options)
+    r = plan["recommendation"]
+    pick = (r["accelerator"], r["server"], r["precision"], r["layout"]["tp"], r["batch"])
+    plan["serving"] = serving_block(grid, space, obj, prompt=shape.seq, gen=gen, pick=pick)
+    return jsonable(plan)
+
+
+def _sla_field(obj) -> str:
+    """The target to name when nothing meets the bounds (the first one given)."""
+    given = [f for f, v in (("latency_p99_ms", obj.latency_p99_s), ("ttft_ms", obj.ttft_s), ("tpot_ms", obj.tpot_s))
+             if v]
+    return f"targets.{given[0] if given else 'latency_p99_ms'}"
 
 
 def _serving_plan(spec, card, cat, obj, space, opts, shape, gen, util, ref, measured, options) -> dict:
@@ -152,7 +168,7 @@ def _serving_plan(spec, card, cat, obj, space, opts, shape, gen, util, ref, meas
     ctx = _Ctx(cat, opts, options, spec)
     row["capex_breakdown"] = breakdown(ctx, i)
     row["status"] = "meets-all-targets" if row["meets_targets"] else "closest"
-    row["basis"] = "cheapest total cost (TCO) serving the request rate within the p99 bound"
+    row["basis"] = "cheapest total cost (TCO) serving the request rate within the latency bounds (p99, TTFT, TPOT)"
     plan = {"schema": SCHEMA, "workload": _wl(spec, card, ref), "objective": obj.to_dict(), "recommendation": row,
             "verdicts": {"network": _network(opts, i), "precision": _precision(opts, m, i),
                          "accelerator": verdicts.accelerator_verdict(opts, m, i), "scale": _scale(opts, m, i)},
@@ -164,7 +180,9 @@ def _serving_plan(spec, card, cat, obj, space, opts, shape, gen, util, ref, meas
     plan["acceptance"] = {"workload": ref or spec.name, **{k: row[k] for k in (
         "accelerator", "server", "nodes", "gpus", "fabric", "rails", "precision", "layout")},
         "projected": {"p99_latency_s": row["p99_latency_s"], "capacity_per_replica_rps": row["capacity_per_replica_rps"],
-                      "error_band": None}, "label": "projected"}
+                      "ttft_p99_s": row["ttft_p99_s"], "tpot_s": row["tpot_s"],
+                      "tokens_per_s_per_gpu": row["tokens_per_s_per_gpu"],
+                      "tokens_per_s_per_user": row["tokens_per_s_per_user"], "error_band": None}, "label": "projected"}
     plan["guideline"] = _guideline(plan)
     return plan
 
@@ -178,6 +196,9 @@ def _serving_row(opts, m, i: int) -> dict:
     row = opts.row(i, m)
     c = opts.c
     row.update(replicas=int(c["dp"][i]), batch=int(c["mb"][i]), p99_latency_s=float(c["p99_s"][i]),
+               ttft_p99_s=float(c["ttft_p99_s"][i]), tpot_s=float(c["step_time_s"][i]),
+               tokens_per_s_per_gpu=float(c["tokens_per_s"][i] / c["gpus"][i]),
+               tokens_per_s_per_user=1.0 / float(c["step_time_s"][i]),
                capacity_per_replica_rps=float(c["samples_per_s"][i] / c["dp"][i]),
                layout={"tp": int(c["tp"][i]), "replicas": int(c["dp"][i]), "batch": int(c["mb"][i])},
                error_band=None)
@@ -193,7 +214,9 @@ def _serving_assumptions(shape, gen: int, util: float) -> list[str]:
     return [f"requests: {shape.seq}-token prompt, "
             + default("serving_gen_tokens").note("generated tokens", f"{gen}"),
             default("serving_utilisation").note("replica utilisation", f"{util:g}"),
-            "p99 latency = request latency at the batch + one prefill (a request waits for an in-flight prefill)",
+            "p99 latency = request latency at the batch + one prefill (a request waits for an in-flight prefill); "
+            "TTFT (p99) = two prefills of the batch by the same rule; TPOT = one decode step at the mean context",
+            "tokens/s per GPU = output tokens/s of a replica / its GPUs; tokens/s per user = 1 / TPOT",
             "inference projections are not validated against published results yet: no error band (N/A)"]
 
 
@@ -274,9 +297,13 @@ def _guideline(plan: dict) -> list[str]:
     r, v = plan["recommendation"], plan["verdicts"]
     o = plan["objective"]
     bound = f" within a p99 of {duration(o['latency_p99_s'])}" if o.get("latency_p99_s") else ""
+    slas = [f"{name} {ms(o[k])}" for k, name in (("ttft_s", "TTFT"), ("tpot_s", "TPOT")) if o.get(k)]
+    bound += f" (SLA: {', '.join(slas)})" if slas else ""
     head = (f"Buy {r['nodes']} x {r['server']} ({r['gpus']} {r['accelerator']}, {r['precision']}) to serve "
             f"{o['request_rate_per_s']:g} requests/s{bound}: {plural(r['replicas'], 'replica')} of tp {r['layout']['tp']} at "
-            f"batch {r['batch']}, p99 {duration(r['p99_latency_s'])}, each {r['capacity_per_replica_rps']:.3g} requests/s "
+            f"batch {r['batch']}, p99 {duration(r['p99_latency_s'])}, TTFT {ms(r['ttft_p99_s'])}, TPOT "
+            f"{ms(r['tpot_s'])} ({r['tokens_per_s_per_gpu']:,.0f} tokens/s per GPU, {r['tokens_per_s_per_user']:,.0f} "
+            f"per user), each {r['capacity_per_replica_rps']:.3g} requests/s "
             f"(at {pct(default('serving_utilisation').value)} utilisation); CAPEX {money(r['capex_usd'])}, "
             f"TCO {money(r['tco_usd'])}.")
     return [head, v["network"]["sentence"], v["precision"]["sentence"], v["accelerator"]["sentence"],

@@ -27,6 +27,14 @@ def duration(s: float | None) -> str:
     return f"{s:.3g} s"
 
 
+def ms(seconds: float | None) -> str:
+    """Milliseconds, as serving SLAs are quoted: '1,960 ms', '4.7 ms'."""
+    if seconds is None or not math.isfinite(seconds):
+        return "N/A"
+    v = seconds * 1e3
+    return f"{v:,.0f} ms" if v >= 100 else f"{v:.3g} ms"
+
+
 def pct(x: float | None, digits: int = 2) -> str:
     if x is None or not math.isfinite(x):
         return "N/A"

@@ -59,9 +59,14 @@ def serving_memory(shape, tp, batch, context, w_bytes=2.0, kv_bytes=2.0, workspa
 
 def serve(shape, hc, tp, batch, prompt, gen, w_bytes=2.0, kv_bytes=2.0):
     """Latency and throughput of static batches: time to first token, time per output token
-    (at the mean context of the generation), request latency and output tokens/s per replica."""
+    (at the mean context of the generation), request latency, output tokens/s per replica, per
+    GPU of the replica and per user (one stream)."""
     ttft = prefill_time(shape, hc, tp, batch, prompt, w_bytes)
     tpot = decode_step_time(shape, hc, tp, batch, prompt + gen / 2.0, w_bytes, kv_bytes)
     latency = ttft + gen * tpot
+    out_tps = batch * gen / latency
+    # the field's two throughputs (AIConfigurator, InferenceMAX): output tokens/s per GPU (the
+    # cost side) and per user, the decode speed one stream sees (1 / time per output token)
     return {"ttft_s": ttft, "tpot_s": tpot, "request_latency_s": latency,
-            "output_tokens_per_s": batch * gen / latency, "requests_per_s": batch / latency}
+            "output_tokens_per_s": out_tps, "requests_per_s": batch / latency,
+            "tokens_per_s_per_gpu": out_tps / tp, "tokens_per_s_per_user": 1.0 / tpot}

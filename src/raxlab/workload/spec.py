@@ -56,6 +56,10 @@ class Targets(_Strict):
     throughput_samples_per_s: float | None = None
     throughput_tokens_per_s: float | None = None
     latency_p99_ms: float | None = None
+    # serving SLAs, as the field states them: time to first token (p99 under the load) and time
+    # per output token (decode step) in milliseconds
+    ttft_ms: float | None = Field(None, description="serving: p99 time to first token under the load, ms")
+    tpot_ms: float | None = Field(None, description="serving: time per output token (decode step), ms")
     request_rate_per_s: float | None = None
     budget_usd: float | None = None
     power_kw: float | None = None
@@ -77,8 +81,9 @@ class Targets(_Strict):
             raise ValueError("give tokens or samples, not both")
         if self.deadline_days is not None and self.deadline_hours is not None:
             raise ValueError("give deadline_days or deadline_hours, not both")
-        if self.latency_p99_ms is not None and self.request_rate_per_s is None:
-            raise ValueError("latency_p99_ms needs request_rate_per_s (the load the p99 must hold at)")
+        for name in ("latency_p99_ms", "ttft_ms", "tpot_ms"):
+            if getattr(self, name) is not None and self.request_rate_per_s is None:
+                raise ValueError(f"{name} needs request_rate_per_s (the load the latency must hold at)")
         if self.pue is not None and self.pue < 1:
             raise ValueError(f"pue must be >= 1 (facility power / IT power), got {self.pue}")
         return self

@@ -80,13 +80,50 @@ def chart(plan: dict) -> Chart | None:
                         Column("meets targets")], data))
 
 
+def serving_chart(plan: dict) -> Chart | None:
+    """A serving plan's front: output tokens/s per GPU against tokens/s per user, under its SLA."""
+    sv = plan.get("serving") if isinstance(plan.get("serving"), dict) else {}
+    par = sv.get("pareto") if isinstance(sv.get("pareto"), dict) else {}
+    pts = [r for r in par.get("points") or [] if isinstance(r, dict) and fmt.num(r.get("tokens_per_s_per_gpu"))
+           and fmt.num(r.get("tokens_per_s_per_user"))]
+    if not pts:
+        return None
+    pts.sort(key=lambda r: r["tokens_per_s_per_user"])
+    plot = Plot(Axis("tokens/s per user (1 / TPOT)", log=True, fmt=lambda v: f"{v:g}"),
+                Axis("output tokens/s per GPU", log=True, fmt=lambda v: f"{v:g}"),
+                desc="Projected serving front under the SLA: no candidate is better on both axes; star: the recommendation")
+    xs, ys = [r["tokens_per_s_per_user"] for r in pts], [r["tokens_per_s_per_gpu"] for r in pts]
+    plot.line(xs, ys, "front (meets the SLA)", index=0, tips=[_serving_name(r) for r in pts])
+    rec = plan.get("recommendation") if isinstance(plan.get("recommendation"), dict) else {}
+    if fmt.num(rec.get("tokens_per_s_per_user")) and fmt.num(rec.get("tokens_per_s_per_gpu")):
+        plot.star(rec["tokens_per_s_per_user"], rec["tokens_per_s_per_gpu"], "recommended")
+    lab = projected(None, "serving projection")
+    data = [[Cell(_serving_name(r)), cell(fmt.g(r["tokens_per_s_per_gpu"]), lab, r["tokens_per_s_per_gpu"]),
+             cell(fmt.g(r["tokens_per_s_per_user"]), lab, r["tokens_per_s_per_user"]),
+             cell(fmt.seconds(r.get("ttft_p99_s")), lab, r.get("ttft_p99_s")),
+             cell(fmt.seconds(r.get("tpot_s")), lab, r.get("tpot_s"))] for r in pts]
+    sla = sv.get("sla") or {}
+    bounds = ", ".join(f"{name} <= {fmt.seconds(sla[k])}" for k, name in (("ttft_p99_s", "TTFT p99"),
+                       ("tpot_s", "TPOT"), ("latency_p99_s", "p99 latency")) if fmt.num(sla.get(k))) or "no latency bound"
+    return Chart("serving-front", "Serving: tokens/s per GPU vs tokens/s per user (projected)", plot.render(),
+                 f"Each point is a replica design (accelerator, precision, tensor parallel, batch) meeting the SLA "
+                 f"({bounds}) that no other beats on both throughputs; bigger batches buy tokens/s per GPU with speed "
+                 f"per user. {fmt.text(sv.get('band'))}.",
+                 Table([Column("replica"), Column("tok/s/GPU"), Column("tok/s/user"), Column("TTFT p99"),
+                        Column("TPOT")], data))
+
+
+def _serving_name(r: dict) -> str:
+    return f"{r.get('accelerator')} {r.get('precision')} tp {r.get('tp')} batch {r.get('batch')}"
+
+
 def build(data: ReportData) -> Section:
     sec = Section("pareto", "Cost vs time to target")
     plan = data.plan or {}
-    ch = chart(plan) if plan else None
-    if ch is None:
+    charts = [c for c in ((chart(plan), serving_chart(plan)) if plan else ()) if c is not None]
+    if not charts:
         return sec.missing("No Pareto front in this run (no purchase plan): N/A.")
-    sec.add(ch, *_search_notes(plan))
+    sec.add(*charts, *_search_notes(plan))
     return sec
 
 
