@@ -19,7 +19,7 @@ ORDER = 40
 
 # Flags that take a comma list and sweep (dest -> single-value default); every other flag is one value.
 SWEEP = {"gpu": None, "fabric": None, "precision": "bf16", "recompute": "none", "tp": 1, "pp": 1, "dp": None,
-         "vpp": 1, "micro_batch": None, "zero": 0}
+         "vpp": 1, "micro_batch": None, "zero": 0, "ep": 1, "cp": 1}
 
 
 def add_arguments(p):
@@ -41,7 +41,17 @@ def add_arguments(p):
     lay = p.add_argument_group("layout (comma lists sweep, e.g. --tp 1,2,4,8 --pp 1,2)")
     lay.add_argument("--tp", type=int_list, default=[1], help="tensor parallel (default 1)")
     lay.add_argument("--pp", type=int_list, default=[1], help="pipeline parallel (default 1)")
-    lay.add_argument("--dp", type=int_list, help="data parallel (default: gpus / (tp x pp))")
+    lay.add_argument("--dp", type=int_list, help="data parallel (default: gpus / (tp x pp x cp))")
+    lay.add_argument("--ep", type=int_list, default=[1], help="expert parallel, folded into tp x cp x dp (MoE; default 1)")
+    lay.add_argument("--etp", type=int, help="expert tensor parallel (MoE; default: tp, as Megatron-Core)")
+    lay.add_argument("--cp", type=int_list, default=[1], help="context parallel: each sequence split over cp GPUs "
+                     "(default 1)")
+    lay.add_argument("--cp-comm", default="ring", choices=("ring", "all_gather"),
+                     help="CP exchange of K and V: ring (overlapped, Megatron-Core p2p) or all_gather (Llama 3)")
+    lay.add_argument("--moe-overlap", action="store_true",
+                     help="EP all-to-all overlapped with compute (default: in line, as Megatron-Core's dispatcher)")
+    lay.add_argument("--moe-imbalance", type=float,
+                     help="MoE routing load factor, busiest EP rank / mean (default: the prior in predict/data/moe.yaml)")
     lay.add_argument("--vpp", type=int_list, default=[1], help="model chunks per pipeline stage (interleaved 1F1B)")
     lay.add_argument("--micro-batch", type=int_list, help="sequences per micro-batch (default: the workload's)")
     lay.add_argument("--global-batch", type=int, help="sequences per optimizer step (default: the workload's)")
@@ -178,7 +188,8 @@ def _train(card, spec, hw, c, notes):
 
     layout = _layout(c, spec)
     return api.predict_card_training(card, hw, layout, c.precision, gpus=c.gpus or layout.gpus, seq=c.seq_len,
-                                     data_s_per_sample=None, assumptions=api_notes(notes, c.precision))
+                                     data_s_per_sample=None, assumptions=api_notes(notes, c.precision),
+                                     moe_imbalance=c.moe_imbalance)
 
 
 def _measured_fabric(args):
@@ -203,16 +214,18 @@ def _layout(args, spec):
     from raxlab.predict.layout import Layout
 
     gpus = args.gpus
-    dp = args.dp or (gpus // (args.tp * args.pp) if gpus else 1)
+    model = args.tp * args.pp * args.cp
+    dp = args.dp or (gpus // model if gpus else 1)
     mb = args.micro_batch or spec.micro_batch or 1
     gb = args.global_batch or spec.global_batch or mb * dp
     if dp < 1:
-        raise RaxError(f"tp x pp = {args.tp * args.pp} exceeds {gpus} GPUs", field="gpus")
+        raise RaxError(f"tp x pp x cp = {model} exceeds {gpus} GPUs", field="gpus")
     return Layout(tp=args.tp, pp=args.pp, dp=dp, micro_batch=mb, global_batch=gb, vpp=args.vpp,
                   zero=3 if args.fsdp else args.zero, recompute=args.recompute,
                   sequence_parallel=args.sequence_parallel, attention=args.attention,
                   overlap_grad_reduce=not args.no_overlap_grad_reduce, zero3_gather=args.zero3_gather,
-                  tp_overlap=args.tp_overlap, lora_rank=args.lora_rank or spec.lora_rank or 0)
+                  tp_overlap=args.tp_overlap, lora_rank=args.lora_rank or spec.lora_rank or 0,
+                  ep=args.ep, etp=args.etp, cp=args.cp, cp_comm=args.cp_comm, moe_overlap=args.moe_overlap)
 
 
 def _inference(card, hw, args, notes) -> dict:
@@ -235,9 +248,11 @@ def _render_train(d: dict) -> None:
 
     out = console()
     lay = d["layout"]
-    out.print(styled((d["workload"], "bold"), f" on {d['hardware']['name']} x {lay['tp'] * lay['pp'] * lay['dp']}"
+    extra = "".join(f" {k} {lay[k]}" for k in ("cp", "ep") if lay.get(k, 1) > 1)
+    out.print(styled((d["workload"], "bold"), f" on {d['hardware']['name']} x {lay['tp'] * lay['pp'] * lay['cp'] * lay['dp']}"
               f" ({d['hardware']['fabric'] or 'single node'}), {d['precision']}, tp {lay['tp']} pp {lay['pp']}"
-              f" dp {lay['dp']}, micro-batch {lay['micro_batch']} x {lay['grad_accum']}, recompute {lay['recompute']}"))
+              f" dp {lay['dp']}{extra}, micro-batch {lay['micro_batch']} x {lay['grad_accum']}, "
+              f"recompute {lay['recompute']}"))
     band = d["error_band"]
     step_rng = tput_rng = " (band N/A)"
     if band:  # the band is on throughput; the step time's is its reciprocal

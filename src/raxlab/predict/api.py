@@ -36,20 +36,21 @@ def usable_memory(hw: Hardware) -> float:
 
 def predict_training(shape: TransformerShape, hw: Hardware, layout: Layout, precision: str = "bf16", *,
                      gpus: int | None = None, data_s_per_sample: float | None = None,
-                     assumptions: list[str] | None = None) -> Projection:
+                     assumptions: list[str] | None = None, moe_imbalance: float | None = None) -> Projection:
     """Project one training step of a transformer on `hw` with `layout`.
 
     `data_s_per_sample`: measured data-loading time per sample on one GPU's loader (None:
     unknown, reported N/A); loading runs in background workers, so only what exceeds the
-    step is exposed."""
+    step is exposed. `moe_imbalance`: routing load factor of a MoE model (None: moe.py's prior)."""
     check_layout(layout, gpus=gpus, gpus_per_node=hw.gpus_per_node, heads=shape.heads, kv_heads=shape.kv,
-                 layers=shape.layers)
+                 layers=shape.layers, experts=shape.moe.experts if shape.moe else None, seq=shape.seq)
     _check_fabric(hw, layout.gpus)
     hc = hw_consts(hw, precision)
     # fp8 recipes keep master weights and the weight copies used by TP/FSDP in 16 bit.
     w_bytes = max(dtype_bytes(precision), 2.0)
-    out = train_core(shape, as_arrays(layout), hc, w_bytes=w_bytes, workspace=workspace_bytes())
-    notes = list(assumptions or []) + _layout_warnings(layout, hw)
+    out = train_core(shape, as_arrays(layout), hc, w_bytes=w_bytes, workspace=workspace_bytes(),
+                     imbalance=moe_imbalance)
+    notes = list(assumptions or []) + _layout_warnings(layout, hw) + _moe_cp_notes(shape, layout, moe_imbalance)
     terms = {k: float(v) for k, v in out["terms"].items()}
     step = float(out["step_time_s"])
     terms["data_loading"] = _data_term(data_s_per_sample, layout, step)
@@ -69,7 +70,31 @@ def predict_training(shape: TransformerShape, hw: Hardware, layout: Layout, prec
         error_band=band_for(hw, layout, precision, shape.seq), assumptions=notes + _band_note(hw),
         context={"precision": precision, "layout": layout.to_dict(), "hardware": _hw_summary(hw),
                  "model": {"params": shape.params, "layers": shape.layers, "hidden": shape.hidden,
-                           "seq": shape.seq, "model_flops_per_step": model_flops}})
+                           "seq": shape.seq, "model_flops_per_step": model_flops, **_moe_context(shape)}})
+
+
+def _moe_context(shape: TransformerShape) -> dict:
+    if shape.moe is None:
+        return {}
+    return {"active_params": shape.active_params, "experts": shape.moe.experts, "top_k": shape.moe.top_k,
+            "moe_layers": shape.moe.moe_layers}
+
+
+def _moe_cp_notes(shape: TransformerShape, layout: Layout, imbalance: float | None) -> list[str]:
+    """What the MoE and CP terms assume (predict/moe.py, predict/context.py)."""
+    from raxlab.predict import moe
+
+    out = []
+    if shape.moe is not None:
+        iota = moe.check_imbalance(imbalance)
+        src = "given" if imbalance is not None else "prior: Switch Transformer capacity factor, data/moe.yaml"
+        out.append(f"MoE: routing imbalance {iota:g} (busiest EP rank / mean; {src}) scales the expert GEMMs and "
+                   f"the all-to-all; EP all-to-all {'overlapped with compute' if layout.moe_overlap else 'in line (not overlapped)'}; "
+                   "MoE blocks spread evenly over pipeline stages")
+    if layout.cp > 1:
+        out.append(f"CP {layout.cp}: {layout.cp_comm.replace('_', '-')} exchange of K and V per layer; sequences split in "
+                   f"2·cp chunks for causal load balance; activations and tokens per GPU / {layout.cp}")
+    return out
 
 
 def generation_of(hw: Hardware) -> str | None:
@@ -141,7 +166,7 @@ def as_float(x) -> float:
 def predict_card_training(card, hw: Hardware, layout: Layout, precision: str = "bf16", *,
                           gpus: int | None = None, seq: int | None = None,
                           data_s_per_sample: float | None = None,
-                          assumptions: list[str] | None = None) -> Projection:
+                          assumptions: list[str] | None = None, moe_imbalance: float | None = None) -> Projection:
     """Training projection from a workload card: the transformer model when the card has a
     layer shape, else the generic per-op-class model (data parallel / ZeRO / FSDP only)."""
     from raxlab.predict.shape import shape_from_card
@@ -153,7 +178,7 @@ def predict_card_training(card, hw: Hardware, layout: Layout, precision: str = "
             notes.append(f"MLP read as {'gated (3 matrices)' if shape.gated_mlp else '2 matrices'} "
                          "from the card's parameter count")
         return predict_training(shape, hw, layout, precision, gpus=gpus, data_s_per_sample=data_s_per_sample,
-                                assumptions=notes)
+                                assumptions=notes, moe_imbalance=moe_imbalance)
     return _predict_generic(card, hw, layout, precision, gpus, data_s_per_sample, notes)
 
 

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable
 
 from raxlab.errors import RaxError
 
-LAYOUT_KEYS = ("tp", "pp", "dp", "vpp", "micro_batch", "grad_accum", "zero", "recompute")
+LAYOUT_KEYS = ("tp", "pp", "dp", "vpp", "micro_batch", "grad_accum", "zero", "recompute", "ep", "cp")
 
 
 def run_sweep(combos: Iterable[Any], project: Callable[[Any], tuple[Any, float]],
@@ -43,7 +43,7 @@ def _row(c, project, describe) -> dict:
     row.update({k: d["layout"][k] for k in LAYOUT_KEYS})
     row.update({k: d[k] for k in ("step_time_s", "tokens_per_s", "samples_per_s", "tflops_per_gpu", "mfu",
                                   "memory_per_gpu_gib", "fits")})
-    row["gpus"] = d["layout"]["tp"] * d["layout"]["pp"] * d["layout"]["dp"]
+    row["gpus"] = d["layout"]["tp"] * d["layout"]["pp"] * d["layout"]["cp"] * d["layout"]["dp"]
     row["error_band"] = d["error_band"]
     row["why"] = None if d["fits"] else (f"needs {d['memory_per_gpu_gib']:.3g} GiB per GPU, "
                                          f"{usable_gib:.3g} GiB usable")

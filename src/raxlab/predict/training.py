@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from raxlab.predict import context, moe
 from raxlab.predict import memory as mem
 from raxlab.predict import sharded
 from raxlab.predict.collectives import group_time, p2p_time
@@ -53,8 +54,12 @@ def _stage_params(shape, la):
     return (L * shape.layer_params + emb) / la.tp
 
 
-def train_core(shape, la, hc, w_bytes: float = 2.0, workspace: float = 2.5e9) -> dict:
-    """Per-step terms (seconds), memory (bytes) and derived figures for every candidate."""
+def train_core(shape, la, hc, w_bytes: float = 2.0, workspace: float = 2.5e9, imbalance: float | None = None) -> dict:
+    """Per-step terms (seconds), memory (bytes) and derived figures for every candidate.
+    `imbalance`: MoE routing load factor (None: the prior of `moe.py`)."""
+    # MoE and CP (moe.py, context.py): the core below runs the dense part on each CP rank's tokens
+    full, shape = shape, shape.dense_view()
+    given, la = la, context.as_data_parallel(la)
     m = la.gb / (la.mb * la.dp)
     L, L_last = stage_layers(shape.layers, la.pp, la.vpp)
     lc = layer_cost(shape, la, hc, w_bytes)
@@ -84,9 +89,31 @@ def train_core(shape, la, hc, w_bytes: float = 2.0, workspace: float = 2.5e9) ->
     shard = np.where(la.zero >= 1, la.dp, 1.0)
     terms["optimizer"] = trainable / shard * (ADAM_BYTES_FIXED + la.grad_bytes) / hc.mem_bw
     terms["step_overhead"] = hc.step_overhead + 0.0 * m
-    step = sum(terms.values())
     memory = _memory(shape, la, params_gpu, m, w_bytes, workspace, hc.in_bytes, trainable)
+    _experts_and_context(full, given, la, hc, lc, m, L, params_gpu, L * (lc.bwd + rec), imbalance, w_bytes, terms, memory)
+    step = sum(terms.values())
     return {"terms": terms, "step_time_s": step, "memory": memory, "microbatches": m}
+
+
+def _experts_and_context(full, given, la, hc, lc, m, L, params_gpu, bwd_window, imbalance, w_bytes, terms, memory):
+    """Add the routed-expert terms and memory (moe.py) and the CP communication (context.py),
+    with what one micro-batch of them adds to the pipeline bubble. `la` is the CP-as-DP view."""
+    per_mb = 0.0 * m
+    if np.any(np.asarray(given.cp) > 1):
+        per_mb = context.per_microbatch(full, given, hc, lc, L)
+        terms["cp_comm"] = context.cp_comm(full, given, hc, lc, m, L)
+    if full.moe is not None:
+        k = np.clip(hc.g / la.tp, 1.0, la.dp)
+        dense_grad_s = group_time("all_reduce", params_gpu * la.grad_bytes, la.dp, k, hc)
+        iota = moe.check_imbalance(imbalance)
+        extra, moe_mb = moe.terms(full, given, hc, lc, m, L, iota, dense_grad_s, bwd_window)
+        terms.update(extra)
+        per_mb = per_mb + moe_mb
+        L_first, _ = stage_layers(full.layers, la.pp, la.vpp)
+        factor = L_first * la.pp / full.layers * mem.pipeline_activation_factor(la.pp, la.vpp, m)
+        memory.update(moe.memory(full, given, m, L_first, w_bytes, iota, factor))
+        memory["total"] = sum(v for k_, v in memory.items() if k_ != "total")
+    terms["bubble"] = terms["bubble"] + (la.pp - 1) / la.vpp * per_mb
 
 
 def _pp_p2p(shape, la, hc, m):

@@ -39,7 +39,8 @@ def evaluate_training(model, hc, la: LayoutArrays, *, gpus, mem_bytes, w_bytes: 
         seq = model.tokens_per_sample or 0
     else:
         out = train_core(model, la, hc, w_bytes=w_bytes, workspace=ws)
-        problem = layout_problems(la, gpus, hc.g, heads=model.heads, layers=model.layers)
+        problem = layout_problems(la, gpus, hc.g, heads=model.heads, layers=model.layers,
+                                  experts=model.moe.experts if model.moe else None, seq=model.seq)
         flops_per_sample = model.seq * model.model_flops_per_token()
         seq = model.seq
     step = out["step_time_s"]
