@@ -20,7 +20,10 @@ from raxlab.plan import artefacts_frameworks as fw
 from raxlab.plan.launch_target import fabric_block, model_block
 
 
-def _block(catalog, shape, *, nodes=4, gpn=8, precision="bf16", fabric="ib-ndr", **lay):
+MIXTRAL_MOE = {"experts": 8, "top_k": 2, "params_per_expert": 3 * 4096 * 14336}  # Mixtral 8x7B routing
+
+
+def _block(catalog, shape, *, nodes=4, gpn=8, precision="bf16", fabric="ib-ndr", moe=None, **lay):
     layout = {"tp": 1, "pp": 1, "vpp": 1, "zero": 0, "recompute": "none", "sequence_parallel": False,
               "micro_batch": 1, "overlap_grad_reduce": True, "grad_reduce_bytes": 2, **lay}
     layout["dp"] = nodes * gpn // (layout["tp"] * layout["pp"] * layout.get("cp", 1))
@@ -29,7 +32,7 @@ def _block(catalog, shape, *, nodes=4, gpn=8, precision="bf16", fabric="ib-ndr",
     return {"label": "projected", "source": "test", "workload": "llama3-8b", "task": "train",
             "accelerator": "h100-sxm", "server": "hgx-h100-8gpu", "nodes": nodes, "gpus_per_node": gpn,
             "gpus": nodes * gpn, "precision": precision, "seq_len": 4096,
-            "fabric": fabric_block(catalog, fabric, 8) if nodes > 1 else None, "model": model_block(shape),
+            "fabric": fabric_block(catalog, fabric, 8) if nodes > 1 else None, "model": model_block(shape, moe),
             "layout": layout}
 
 
@@ -48,6 +51,7 @@ LAYOUTS = {
     "zero3-selective-fp16": dict(zero=3, recompute="selective", precision="fp16", fabric="tcp-100"),
     "zero2-roce": dict(zero=2, micro_batch=4, fabric="roce-400"),
     "one-node-ddp": dict(nodes=1, tp=2),
+    "moe-ep8-etp1-cp2": dict(tp=2, cp=2, ep=8, etp=1, zero=1, sequence_parallel=True, moe=MIXTRAL_MOE),
 }
 
 
@@ -60,7 +64,7 @@ def block(request, catalog, shape):
 # Megatron-LM fills TransformerConfig and DistributedDataParallelConfig from the parsed arguments
 # by field name (megatron/training/arguments.py `core_transformer_config_from_args`, training.py
 # `get_model`); these are the flags whose destination is not the field of the same name.
-MEGATRON_DEST = {"fp8_format": "fp8", "swiglu": "gated_linear_unit"}
+MEGATRON_DEST = {"fp8_format": "fp8", "swiglu": "gated_linear_unit", "num_experts": "num_moe_experts"}
 MEGATRON_TRAINING_ONLY = {"micro_batch_size", "global_batch_size", "seq_length", "max_position_embeddings",
                           "group_query_attention", "num_layers_per_virtual_pipeline_stage", "ckpt_format",
                           "untie_embeddings_and_output_weights"}
@@ -103,6 +107,8 @@ def test_megatron_arguments_build_megatron_cores_own_configs(block):
     assert cfg.recompute_granularity == {"none": None}.get(lay["recompute"], lay["recompute"])
     assert cfg.fp8 == ("hybrid" if block["precision"] == "fp8" else None)
     assert cfg.sequence_parallel == (lay["tp"] > 1 and lay["sequence_parallel"])
+    assert (cfg.context_parallel_size, cfg.expert_model_parallel_size) == (lay.get("cp", 1), lay.get("ep", 1))
+    assert cfg.num_moe_experts == (block["model"].get("experts"))
     ddp = DistributedDataParallelConfig(**{k: x for k, x in v.items() if k in ddp_fields})
     assert ddp.use_distributed_optimizer == (lay["zero"] in (1, 2))
     assert ddp.use_megatron_fsdp == (lay["zero"] == 3)
@@ -137,8 +143,8 @@ def test_torchtitan_toml_parses_with_torchtitans_config_manager(block, tmp_path)
     p, t, lay = cfg.parallelism, cfg.training, block["layout"]
     dims = ParallelDims(dp_replicate=p.data_parallel_replicate_degree, dp_shard=p.data_parallel_shard_degree,
                         cp=p.context_parallel_degree, tp=p.tensor_parallel_degree, pp=p.pipeline_parallel_degree,
-                        ep=p.expert_parallel_degree, etp=1, world_size=block["gpus"])  # validates the product
-    assert dims.tp == lay["tp"] and dims.pp == lay["pp"]
+                        ep=p.expert_parallel_degree, etp=p.expert_tensor_parallel_degree, world_size=block["gpus"])  # validates the product
+    assert (dims.tp, dims.pp, dims.cp, dims.ep) == (lay["tp"], lay["pp"], lay.get("cp", 1), lay.get("ep", 1))
     batch_degree = p.data_parallel_replicate_degree * p.data_parallel_shard_degree
     # torchtitan's Trainer: accumulation = global / (local x dp); its pipeline splits local by the microbatch size
     accum = t.global_batch_size // (t.local_batch_size * batch_degree)

@@ -143,7 +143,8 @@ def _artefacts(args, cat, card, spec, hw, c, inference: dict | None = None) -> N
     else:
         block = launch_target.from_prediction(workload=card.name, hw=hw, cat=cat, gpu=c.gpu, fabric=c.fabric,
                                               rails=args.rails, precision=c.precision, layout=_layout(c, spec),
-                                              seq_len=c.seq_len or spec.seq_len, shape=shape)
+                                              seq_len=c.seq_len or spec.seq_len, shape=shape,
+                                              moe=getattr(card, "moe", None))
     write_artefacts(args, block)
 
 

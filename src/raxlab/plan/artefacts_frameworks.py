@@ -55,12 +55,30 @@ def megatron_args(block: dict) -> list[str]:
         a += ["--sequence-parallel"]
     if lay["cp"] > 1:
         a += ["--context-parallel-size", lay["cp"]]
-    if lay["ep"] > 1:
-        a += ["--expert-model-parallel-size", lay["ep"]]
+    if lay["cp"] > 1:  # ring (K/V passed around, overlapped) or all-gather of K and V, as projected
+        a += ["--cp-comm-type", {"ring": "p2p", "all_gather": "all_gather"}.get(lay.get("cp_comm", "ring"), "p2p")]
+    if lay.get("tp_overlap") and lay["tp"] > 1:
+        a += ["--tp-comm-overlap"]
+    a += _megatron_moe(lay, m)
     a += ["--micro-batch-size", lay["micro_batch"], "--global-batch-size", lay["global_batch"],
           "--seq-length", block["seq_len"]]
     a += _megatron_memory(lay) + _megatron_precision(block["precision"]) + _megatron_model(m, block["seq_len"])
     return [str(x) for x in a]
+
+
+def _megatron_moe(lay: dict, m: dict) -> list:
+    """Experts of a mixture-of-experts model and how they are split (all-to-all dispatch, as projected)."""
+    if not m.get("experts"):
+        return []
+    a = ["--num-experts", m["experts"], "--moe-router-topk", m["top_k"], "--moe-ffn-hidden-size", m["moe_ffn"],
+         "--moe-token-dispatcher-type", "alltoall"]
+    if lay["ep"] > 1:
+        a += ["--expert-model-parallel-size", lay["ep"]]
+    if lay.get("etp") is not None and lay["etp"] != lay["tp"]:
+        a += ["--expert-tensor-parallel-size", lay["etp"]]
+    if lay.get("moe_overlap") and lay["ep"] > 1:
+        a += ["--overlap-moe-expert-parallel-comm"]
+    return a
 
 
 def _megatron_memory(lay: dict) -> list:
@@ -118,6 +136,8 @@ def torchtitan_config(block: dict) -> dict:
            "fsdp_reshard_after_forward": "default" if lay["zero"] == 3 else "never",
            "tensor_parallel_degree": lay["tp"], "pipeline_parallel_degree": lay["pp"],
            "context_parallel_degree": lay["cp"], "expert_parallel_degree": lay["ep"]}
+    if lay["ep"] > 1:  # torchtitan splits experts over tp (etp = tp) or not at all (etp = 1)
+        par["expert_tensor_parallel_degree"] = lay["tp"] if lay.get("etp") in (None, lay["tp"]) else 1
     if pipe:
         par.update(pipeline_parallel_microbatch_size=lay["micro_batch"],
                    pipeline_parallel_schedule="Interleaved1F1B" if lay["vpp"] > 1 else "1F1B")
@@ -248,6 +268,13 @@ def notes(block: dict) -> list[str]:
     if lay["zero"] in (1, 2):
         out.append(f"ZeRO-{lay['zero']}: Megatron's distributed optimizer; torchtitan FSDP2 with reshard_after_forward "
                    "'never' (torchtitan has no optimizer-only sharding: ZeRO-2 memory).")
+    if lay["ep"] > 1 or lay["cp"] > 1:
+        out.append("DeepSpeed: expert parallel comes from the model code (deepspeed.moe MoE(ep_size=...)); context "
+                   "parallel has no ring-attention setting there (DeepSpeed-Ulysses is all-to-all, not what was "
+                   "projected): neither is in its JSON.")
+    if lay.get("etp") not in (None, 1, lay["tp"]):
+        out.append(f"torchtitan splits experts over tp or not at all: expert tensor parallel {lay['etp']} is "
+                   "written as 1.")
     if lay["pp"] > 1:
         out.append(f"DeepSpeed: pipeline parallel {lay['pp']} comes from your PipelineModule(num_stages={lay['pp']}); "
                    "its JSON config has no pipeline degree.")

@@ -108,4 +108,4 @@ def _launch(plan: dict, card, spec, cat) -> dict:
     from raxlab.plan.launch_target import from_plan
     from raxlab.predict.shape import shape_from_card
 
-    return from_plan(plan, shape_from_card(card, seq=spec.seq_len), cat)
+    return from_plan(plan, shape_from_card(card, seq=spec.seq_len), cat, getattr(card, "moe", None))

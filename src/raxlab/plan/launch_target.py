@@ -29,28 +29,37 @@ def fabric_block(cat, name: str | None, rails: int | None) -> dict | None:
             "rails": int(rails or 1), "gpudirect_rdma": bool(spec.gpudirect_rdma)}
 
 
-def model_block(shape) -> dict | None:
-    """The transformer shape (None for other models: the framework settings then omit model flags)."""
+def model_block(shape, moe: dict | None = None) -> dict | None:
+    """The transformer shape (None for other models: the framework settings then omit model flags);
+    with a mixture of experts (the card's `moe` summary) its experts, top-k and expert width."""
     if shape is None:
         return None
-    return {"layers": int(shape.layers), "hidden": int(shape.hidden), "heads": int(shape.heads),
-            "kv_heads": int(shape.kv), "ffn": int(shape.ffn), "vocab": int(shape.vocab),
-            "gated_mlp": bool(shape.gated_mlp), "tied_embeddings": bool(shape.tied_embeddings)}
+    out = {"layers": int(shape.layers), "hidden": int(shape.hidden), "heads": int(shape.heads),
+           "kv_heads": int(shape.kv), "ffn": int(shape.ffn), "vocab": int(shape.vocab),
+           "gated_mlp": bool(shape.gated_mlp), "tied_embeddings": bool(shape.tied_embeddings)}
+    if moe and moe.get("experts"):
+        mats = 3 if shape.gated_mlp else 2  # weight matrices per expert MLP
+        out.update(experts=int(moe["experts"]), top_k=int(moe["top_k"]),
+                   moe_ffn=int(moe["params_per_expert"] // (mats * shape.hidden)))
+    return out
 
 
 def _train_layout(lay: dict) -> dict:
     out = {k: lay[k] for k in ("tp", "pp", "dp", "micro_batch", "global_batch", "vpp", "zero", "recompute",
                                "sequence_parallel", "grad_accum") if k in lay}
-    for k in ("ep", "cp"):  # expert / context parallel, when the layout has them (predict/layout.py)
+    for k in ("ep", "cp", "etp"):  # expert / context parallel, when the layout has them (predict/layout.py)
         if lay.get(k) is not None:
             out[k] = int(lay[k])
+    for k in ("cp_comm", "moe_overlap", "tp_overlap"):
+        if k in lay:
+            out[k] = lay[k]
     out.setdefault("grad_accum", lay["global_batch"] // (lay["micro_batch"] * lay["dp"]))
     out["overlap_grad_reduce"] = bool(lay.get("overlap_grad_reduce", True))
     out["grad_reduce_bytes"] = int(lay.get("grad_reduce_bytes", 2))
     return out
 
 
-def from_plan(plan: dict, shape, cat) -> dict:
+def from_plan(plan: dict, shape, cat, moe: dict | None = None) -> dict:
     """The launch block of a plan's recommendation (training or serving)."""
     acc = plan["acceptance"]
     rec = plan["recommendation"]
@@ -59,7 +68,7 @@ def from_plan(plan: dict, shape, cat) -> dict:
              "accelerator": acc["accelerator"], "server": acc["server"], "nodes": int(acc["nodes"]),
              "gpus_per_node": gpn, "gpus": int(acc["gpus"]), "precision": acc["precision"],
              "seq_len": int(plan["workload"]["seq_len"] or (shape.seq if shape else 0)),
-             "fabric": fabric_block(cat, acc["fabric"], acc["rails"]), "model": model_block(shape)}
+             "fabric": fabric_block(cat, acc["fabric"], acc["rails"]), "model": model_block(shape, moe)}
     if block["task"] == "infer":
         block["serving"] = serving_block(rec["layout"]["tp"], rec["batch"], rec["replicas"],
                                          prompt=block["seq_len"], gen=plan.get("serving", {}).get("gen_tokens"),
@@ -93,7 +102,7 @@ def serving_block(tp: int, batch: int, replicas: int, *, prompt: int, gen: int |
             "static_memory_fraction": round(usable - workspace / mem_bytes, 3)}
 
 
-def _predicted(workload, hw, cat, gpu, fabric, rails, precision, gpus: int, seq_len: int, shape) -> dict:
+def _predicted(workload, hw, cat, gpu, fabric, rails, precision, gpus: int, seq_len: int, shape, moe=None) -> dict:
     gpn = int(hw.gpus_per_node)
     if gpus % gpn and gpus > gpn:
         raise RaxError(f"{gpus} GPUs do not fill whole nodes of {gpn}; the launch files need whole nodes",
@@ -103,13 +112,13 @@ def _predicted(workload, hw, cat, gpu, fabric, rails, precision, gpus: int, seq_
             "server": hw.name.split(" in ", 1)[-1], "nodes": nodes, "gpus_per_node": min(gpn, gpus), "gpus": gpus,
             "precision": precision, "seq_len": int(seq_len),
             "fabric": fabric_block(cat, fabric, rails or hw.rails_per_node or gpn) if nodes > 1 else None,
-            "model": model_block(shape)}
+            "model": model_block(shape, moe)}
 
 
 def from_prediction(*, workload: str, hw, cat, gpu: str, fabric: str | None, rails: int | None, precision: str,
-                    layout, seq_len: int, shape) -> dict:
+                    layout, seq_len: int, shape, moe: dict | None = None) -> dict:
     """The launch block of `rax predict`'s one explicit training layout."""
-    block = _predicted(workload, hw, cat, gpu, fabric, rails, precision, int(layout.gpus), seq_len, shape)
+    block = _predicted(workload, hw, cat, gpu, fabric, rails, precision, int(layout.gpus), seq_len, shape, moe)
     return {**block, "task": "train", "layout": _train_layout(layout.to_dict())}
 
 
