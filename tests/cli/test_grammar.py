@@ -104,6 +104,8 @@ JSON_COMMANDS = [
     ["runs", "show", "{run}"],
     ["runs", "export", "{run}", "--format", "json", "--out", "-"],
     ["launch", "--", "rax", "bench", "comm"],
+    ["import", "nccl-tests", str(Path(__file__).parents[1] / "evidence" / "data" / "all_reduce_perf_2x8_h100_ib.log")],
+    ["import", "train-log", "llama3-8b", str(Path(__file__).parents[1] / "evidence" / "data" / "hf_trainer_llama.log")],
 ]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from raxlab.report import fmt
 from raxlab.report.doc import Cell, Column, Heading, Label, Para, Table, cell
 
-TITLES = {"compute": "compute step", "bench.comm": "collectives"}
+TITLES = {"compute": "compute step", "bench.comm": "collectives", "train-log": "training log (imported)"}
 
 
 def held_out_error(cal: dict | None) -> float | None:
@@ -15,20 +15,31 @@ def held_out_error(cal: dict | None) -> float | None:
 
 
 def table(cal: dict) -> Table:
-    meas = Label("measured", f"run {cal.get('run')}")
-    model = Label("projected", "the model fitted on the 'fit' rows")
+    imported = cal.get("kind") == "train-log"
+    meas = Label("measured", f"imported {cal.get('framework')} log, run {cal.get('run')}" if imported
+                 else f"run {cal.get('run')}")
+    model = Label("projected", "from priors for the stated layout; nothing fitted to these rows" if imported
+                  else "the model fitted on the 'fit' rows")
     rows = []
     for r in cal.get("rows") or []:
         if isinstance(r, dict):
             rows.append([Cell(str(r.get("label"))), Cell(str(r.get("role") or "")),
-                         cell(fmt.seconds(r.get("measured_s")), value=r.get("measured_s")),
-                         cell(fmt.seconds(r.get("predicted_s")), value=r.get("predicted_s")),
+                         _quantity(r, "measured_s", "measured"), _quantity(r, "predicted_s", "projected"),
                          cell(fmt.signed_pct(r.get("error")), value=r.get("error")),
                          Cell("noisy" if r.get("noisy") else "")])
     return Table([Column("point"), Column("role"), Column("measured", meas, True), Column("model", model, True),
                   Column("error", model, True), Column("note")], rows,
+                 f"{TITLES.get(cal.get('kind'), cal.get('kind'))}: the customer's own run against the projection "
+                 "(error = projected / measured - 1)." if imported else
                  f"{TITLES.get(cal.get('kind'), cal.get('kind'))}: fitted on {len(cal.get('fit_on') or []) or 'some'} "
                  "point(s), the held-out rows test the model.")
+
+
+def _quantity(r: dict, seconds_key: str, other_key: str) -> Cell:
+    """Seconds as seconds; a rate (imported training logs: TFLOP/s, tokens/s) with its unit."""
+    if r.get(seconds_key) is not None or r.get(other_key) is None:
+        return cell(fmt.seconds(r.get(seconds_key)), value=r.get(seconds_key))
+    return cell(fmt.g(r.get(other_key), 4, str(r.get("unit") or "")), value=r.get(other_key))
 
 
 def blocks(calibrations: list[dict]) -> list:
@@ -38,8 +49,9 @@ def blocks(calibrations: list[dict]) -> list:
                            "hardware is not known (N/A). `rax calibrate RUN` measures it.", "missing")]
     for cal in calibrations:
         ho = (cal.get("held_out") or {})
+        which = "imported" if cal.get("kind") == "train-log" else "held-out"
         out.append(Para(f"{TITLES.get(cal.get('kind'), cal.get('kind'))}: median |error| on {fmt.text(ho.get('n'))} "
-                        f"held-out point(s) {fmt.pct(ho.get('median_abs'))}, worst {fmt.pct(ho.get('max_abs'))}.",
+                        f"{which} point(s) {fmt.pct(ho.get('median_abs'))}, worst {fmt.pct(ho.get('max_abs'))}.",
                         "verdict"))
         out.append(table(cal))
         out += [Para(str(n), "note") for n in cal.get("notes") or [] if n]
