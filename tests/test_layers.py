@@ -10,7 +10,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 RANK = {
     # shared leaves: errors, argument types, YAML, statistics, fits, formatting, output files, store, catalogue
     "raxlab": 0, "errors": 0, "argtypes": 0, "safe_yaml": 0, "stats": 0, "fits": 0, "fmt": 0, "outfile": 0,
-    "store": 0, "catalog": 0, "shape": 0, "textsafe": 0,
+    "store": 0, "catalog": 0, "shape": 0, "textsafe": 0, "rundir": 0,
     "workload": 1, "netemu": 1,
     "measure": 2, "launch": 2,  # launch describes the multi-node runs that measure/ executes and records
     "predict": 3,
