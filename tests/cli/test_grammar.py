@@ -93,6 +93,7 @@ def _stored_compute_run() -> str:
 
 JSON_COMMANDS = [
     ["presets"],
+    ["doctor"],
     ["catalog", "list", "nic"],
     ["catalog", "show", "h100-sxm"],
     ["catalog", "validate"],

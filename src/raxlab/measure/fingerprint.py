@@ -140,12 +140,15 @@ def load() -> dict:
 
 
 def fingerprint() -> dict:
-    """Everything that says what a measurement ran on."""
+    """Everything that says what a measurement ran on: the facts `rax doctor` shows (GPU clocks,
+    power cap, ECC, MIG and topology; RDMA ports and NIC link rates: `machine.facts()`) included."""
     import numpy
+
+    from raxlab.measure import machine
 
     return {
         "machine_id": machine_id(), "hostname": socket.gethostname(), "load": load(),
         "os": f"{platform.system()} {platform.release()}", "python": sys.version.split()[0],
         "numpy": numpy.__version__, "cpu": cpu_info(), "mem_bytes": memory_bytes(),
-        "gpus": gpu_info(), **torch_info(),
+        "gpus": gpu_info(), **torch_info(), **machine.facts(),
     }
