@@ -39,7 +39,7 @@ def _const(node) -> object:
     return node.value if isinstance(node, ast.Constant) else getattr(node, "attr", getattr(node, "id", None))
 
 
-SAFE_LOADERS = {"SafeLoader", "CSafeLoader", "StrictLoader", "_StrictLoader"}
+SAFE_LOADERS = {"SafeLoader", "CSafeLoader", "StrictLoader", "_StrictLoader", "PACKAGE_LOADER"}
 
 
 def test_the_strict_yaml_loaders_are_safe_loaders():
@@ -48,7 +48,7 @@ def test_the_strict_yaml_loaders_are_safe_loaders():
     from raxlab import safe_yaml
     from raxlab.catalog import loader
 
-    for cls in (safe_yaml.StrictLoader, loader._StrictLoader):
+    for cls in (safe_yaml.StrictLoader, loader._StrictLoader, safe_yaml.PACKAGE_LOADER):
         assert issubclass(cls, (yaml.SafeLoader, getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
 
 

@@ -313,7 +313,7 @@ def build_card(workload, *, dtype: torch.dtype | None = None, extrapolate: bool 
         layer_shape=workload.layer_shape,
         trace={"device": device, "dtype": str(dtype).removeprefix("torch."), "batches": list(BATCHES),
                "layers": [d for d in depths if d is not None] or None},
-        notes=notes + more + _standard_notes(workload, dtype),
+        notes=notes + more + _standard_notes(workload, dtype) + _sample_notes(workload),
     )
     card_moe.attach(card, workload, device)
     card.trace["seconds"] = round(time.perf_counter() - t0, 3)
@@ -339,6 +339,12 @@ def _byte_fields(per: dict[str, int], fixed: dict[str, int]) -> dict[str, Any]:
         "fwd_bytes_fixed_by_class": _by("fwd_bytes", fixed),
         "optimizer_step_bytes": fixed["optimizer_bytes"],
     }
+
+
+def _sample_notes(workload) -> list[str]:
+    """What of the data sample was read, when a reader's cap cut it (a sample is a sample)."""
+    cut = getattr(workload.reader, "truncated", None)
+    return [f"data sample truncated: {cut}; sample_bytes and decode time are per sample of what was read"] if cut else []
 
 
 def _standard_notes(workload, dtype: torch.dtype) -> list[str]:

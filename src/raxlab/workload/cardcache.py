@@ -5,7 +5,8 @@
 The key is a SHA-256 over (all of it JSON, see `card_key`):
 - the spec as loaded (model, model_args, data, seq_len, batch, ... and the folder it resolves from);
 - the content of the files it points to: a model config file or folder, the data sample
-  (files up to 8 MiB whole; larger ones by size, mtime and their first and last MiB);
+  (files up to 8 MiB whole; larger ones by size, mtime and their first and last MiB; a folder by
+  its files two levels deep, at most 20,000, by name, size, mtime and small files' content);
 - the code that makes a card: every .py and .yaml file of `raxlab/workload/` (so an edited tracer
   or preset re-traces, also in an editable install whose version does not change);
 - versions of raxlab, torch, transformers (and torchvision / timm for their models);
@@ -92,7 +93,7 @@ def _model_files(spec) -> str | None:
     if not isinstance(spec.model, str):
         return None
     path = spec.resolve(spec.model)
-    return _tree_hash(path) if path.exists() else None
+    return _tree_hash(path) if os.path.exists(path) else None
 
 
 def _data(spec) -> str:
@@ -100,23 +101,40 @@ def _data(spec) -> str:
 
     ref = spec.data.path
     path = sample_path(ref) if is_sample_name(ref) else spec.resolve(ref)
-    return _tree_hash(path) if path.exists() else "missing"
+    return _tree_hash(path) if os.path.exists(path) else "missing"
+
+
+TREE_FILES = 20_000  # a folder is keyed by at most this many entries, two levels deep (an image folder)
 
 
 def _tree_hash(path: Path) -> str:
+    """Content hash of a file; of a folder, its files two levels deep (names, sizes, mtimes and the
+    content of small files), bounded: a folder linked to / must not walk the disk."""
+    from raxlab.infile import check_input, is_regular, list_dir
+
     h = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for f in files:
-        h.update(str(f.relative_to(path) if path.is_dir() else f.name).encode() + b"\0")
-        h.update(_file_digest(f))
+    if not path.is_dir():
+        check_input(path, "data")  # a FIFO or device: the reader's one-line error, before any blocking open
+        h.update(path.name.encode() + b"\0" + _file_digest(path))
+        return h.hexdigest()
+    for top in list_dir(path, "data", TREE_FILES):
+        entries = list_dir(Path(top.path), "data", TREE_FILES) if top.is_dir(follow_symlinks=False) else [top]
+        for e in entries:
+            if is_regular(e):
+                st = e.stat()
+                rel = os.path.relpath(e.path, path)
+                small = _file_digest(Path(e.path)) if st.st_size <= 64 * 1024 else b""
+                h.update(f"{rel}\0{st.st_size}:{st.st_mtime_ns}".encode() + small)
     return h.hexdigest()
 
 
 def _file_digest(f: Path) -> bytes:
-    st = f.stat()
-    with open(f, "rb") as fh:
+    from raxlab.infile import open_input
+
+    with open_input(f, "data") as fh:
+        st = os.fstat(fh.fileno())
         if st.st_size <= WHOLE_FILE_BYTES:
-            return hashlib.sha256(fh.read()).digest()
+            return hashlib.sha256(fh.read(WHOLE_FILE_BYTES + 1)).digest()
         head = fh.read(END_BYTES)
         fh.seek(-END_BYTES, os.SEEK_END)
         tail = fh.read(END_BYTES)

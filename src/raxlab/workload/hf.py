@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from raxlab.errors import RaxError, unknown_name
+from raxlab.errors import RaxError
+from raxlab.workload.hfcheck import check_config, check_fields
 from raxlab.workload.paths import path_kind
 
 
@@ -26,14 +27,19 @@ def _quiet_transformers() -> None:
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """The dict in a config.json (or a model folder's config.json)."""
-    if path_kind(path, "model") == "dir":
+    from raxlab.infile import MiB, read_input
+
+    kind = path_kind(path, "model")
+    if kind == "dir":
         path = path / "config.json"
+        kind = path_kind(path, "model")
+    if kind is None:
+        raise RaxError(f"no Hugging Face config at {path}", field="model")
+    raw = read_input(path, "model", limit=16 * MiB, what="model config")  # no FIFO, device or huge file
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RaxError(f"no Hugging Face config at {path}", field="model") from None
-    except (OSError, ValueError) as exc:  # ValueError: bad UTF-8 or JSON, ints past 4300 digits
-        raise RaxError(f"cannot read {path} as a JSON config: {exc}", field="model") from exc
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # bad UTF-8 or JSON, ints past 4300 digits, deep nesting
+        raise RaxError(f"cannot read {path} as a JSON config: {str(exc)[:200]}", field="model") from None
     if not isinstance(data, dict) or "model_type" not in data:
         raise RaxError(f"{path} is not a Hugging Face config (no model_type key)", field="model")
     return data
@@ -51,12 +57,44 @@ def make_config(fields: dict[str, Any]):
     if not isinstance(model_type, str):  # a YAML/JSON number or list: name it, do not hash it
         raise RaxError(f"must be a model type name such as llama or gpt2, got {model_type!r}", field="model.model_type")
     if model_type not in CONFIG_MAPPING_NAMES:
-        raise unknown_name("Hugging Face model_type", model_type, list(CONFIG_MAPPING_NAMES), field="model.model_type")
+        raise _unknown_type(model_type)
+    check_fields(fields)  # sizes, heads, ids, flags: before transformers or torch see them
     try:
-        return AutoConfig.for_model(model_type, **fields)
+        config = AutoConfig.for_model(model_type, **fields)
     except Exception as exc:  # transformers raises many types for bad field values
         first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise RaxError(f"invalid {model_type} config: {first}", field="model") from exc
+        raise RaxError(f"invalid {model_type} config: {first}", field="model") from None
+    if hf_kind_or_none(config) is not None:
+        check_config(config)  # the core sizes as the config resolved them, its defaults included
+    return config
+
+
+COMMON_TYPES = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe", "gemma", "gemma2", "gemma3_text",
+                "phi3", "gpt2", "gpt_neox", "falcon", "deepseek_v3", "olmo2", "vit", "convnext", "resnet", "swin")
+
+
+def _unknown_type(model_type: str) -> RaxError:
+    """Names the closest types and the common ones RA:X builds (transformers knows hundreds)."""
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES,
+    )
+
+    from raxlab.errors import closest
+
+    usable = sorted({*MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, *MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES})
+    near = closest(model_type, usable)
+    common = [t for t in COMMON_TYPES if t in usable]
+    return RaxError(f"unknown Hugging Face model_type {model_type!r}" + (f"; did you mean {', '.join(near)}?" if near
+                    else "") + f" Known: {', '.join(common)} and {len(usable) - len(common)} more causal-LM and"
+                    " image-classification types of transformers", field="model.model_type")
+
+
+def hf_kind_or_none(config) -> str | None:
+    try:
+        return hf_kind(config)
+    except RaxError:
+        return None
 
 
 def hf_kind(config) -> str:

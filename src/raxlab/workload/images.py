@@ -5,6 +5,11 @@ colour is 3, so a grayscale folder fed to an RGB model is an error that says so 
 silent convert would hide that the customer's real pipeline differs). Alpha is dropped
 unless the model takes 4 channels, and palette/CMYK/YCbCr images become RGB, as
 torchvision's `ImageFolder` loader does.
+
+A sample is a sample: at most `MAX_CLASSES` class folders and `MAX_IMAGES` images in all are
+listed (sorted by name; the card notes the cut), only regular files count as images (a FIFO or
+device named `x.png` is skipped, never opened), each at most `IMAGE_BYTES`, decoded from a
+descriptor `raxlab.infile` opened; Pillow's decompression-bomb limit stays on.
 """
 
 from __future__ import annotations
@@ -16,7 +21,11 @@ import numpy as np
 import torch
 
 from raxlab.errors import RaxError
+from raxlab.infile import MiB, is_regular, list_dir, open_input
 
+MAX_CLASSES = 1000
+MAX_IMAGES = 10_000
+IMAGE_BYTES = 64 * MiB
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 GRAY_MODES = {"1", "L", "LA", "I", "I;16", "F", "La"}
 
@@ -34,15 +43,25 @@ class ImageFolderReader:
 
     def __init__(self, root: Path, image_size: int, channels: int | None):
         t0 = time.perf_counter()
-        self.classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
-        self.files = [(f, label) for label, c in enumerate(self.classes)
-                      for f in sorted((root / c).iterdir()) if f.suffix.lower() in IMAGE_EXTS]
+        self.truncated = None
+        dirs = [e for e in list_dir(root, "data", MAX_CLASSES + 1) if _is_dir(e) and not e.name.startswith(".")]
+        if len(dirs) > MAX_CLASSES:
+            dirs, self.truncated = dirs[:MAX_CLASSES], f"{root.name}: the first {MAX_CLASSES} class folders"
+        self.classes = [d.name for d in dirs]
+        self.files: list[tuple[Path, int]] = []
+        for label, d in enumerate(dirs):
+            left = MAX_IMAGES - len(self.files)
+            if left <= 0:
+                self.truncated = f"{root.name}: the first {MAX_IMAGES:,} images (a sample is capped at {MAX_IMAGES:,})"
+                break
+            self.files += [(Path(e.path), label) for e in list_dir(Path(d.path), "data", left)
+                           if Path(e.name).suffix.lower() in IMAGE_EXTS and is_regular(e)]
         if not self.files:
-            loose = sum(1 for f in root.iterdir() if f.suffix.lower() in IMAGE_EXTS)
+            loose = sum(1 for e in list_dir(root, "data", MAX_IMAGES) if Path(e.name).suffix.lower() in IMAGE_EXTS)
             extra = f" ({loose} images at top level)" if loose else ""
             raise RaxError(f"image folder {root} needs one subfolder of images per class{extra}", field="data")
         self.image_size, self.channels = image_size, channels
-        self.bytes_on_disk = sum(f.stat().st_size for f, _ in self.files)
+        self.bytes_on_disk = sum(_size(f) for f, _ in self.files)
         self.n, self.where = len(self.files), root.name
         self.load_s = time.perf_counter() - t0
 
@@ -54,7 +73,10 @@ class ImageFolderReader:
         """[C, S, S] float32 in 0..1; a wrong channel count is a one-line error naming the file."""
         Image = _pil()
         try:
-            with Image.open(path) as img:
+            if path.stat().st_size > IMAGE_BYTES:
+                raise RaxError(f"image {path.name} is over {IMAGE_BYTES // MiB} MiB; a sample image is smaller",
+                               field="data")
+            with open_input(path, "data") as f, Image.open(f) as img:
                 img.load()
                 img = _normalise_mode(img, self.channels)
                 img = img.resize((self.image_size, self.image_size), Image.Resampling.BILINEAR)
@@ -86,3 +108,17 @@ def _normalise_mode(img, channels: int | None):
     if channels == 4 and ("A" in mode or "transparency" in img.info):
         return img.convert("RGBA")
     return img.convert("RGB") if mode != "RGB" else img
+
+
+def _is_dir(entry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0

@@ -11,7 +11,9 @@ Accepted forms, tried in this order:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -88,9 +90,43 @@ def _builtin_source(name: str, args: dict[str, Any]) -> ModelSource:
     return ModelSource("builtin", name, kind, lambda dtype, n: _call(cls, args, name), args=args)
 
 
+class UserCodeExit(BaseException):
+    """Raised in place of `os._exit` while the user's code runs (see `user_code`); a BaseException so an
+    `except Exception` in that code cannot swallow it."""
+
+    def __init__(self, status):
+        super().__init__(status)
+        self.status = status
+
+
+@contextlib.contextmanager
+def user_code(what: str):
+    """Run the user's code so that ending the process is an error, not a silent success: a
+    `sys.exit()` (SystemExit) or `os._exit()` inside a factory or its module would otherwise end
+    `rax` with status 0 and nothing stored. `os._exit` is swapped for a raise while the code runs
+    (an exit from C, e.g. through ctypes, is caught by `raxlab.cli.main`'s supervision instead)."""
+    real_exit = os._exit
+
+    def refuse_exit(status=0):
+        raise UserCodeExit(status)
+
+    os._exit = refuse_exit
+    try:
+        yield
+    except SystemExit as exc:
+        raise RaxError(f"{what} called sys.exit({exc.code!r}) instead of returning a model; a factory must "
+                       "return a torch.nn.Module", field="model") from None
+    except UserCodeExit as exc:
+        raise RaxError(f"{what} called os._exit({exc.status!r}) instead of returning a model; a factory must "
+                       "return a torch.nn.Module", field="model") from None
+    finally:
+        os._exit = real_exit
+
+
 def _call(fn: Callable, args: dict[str, Any], what: str):
     try:
-        return fn(**args)
+        with user_code(what):
+            return fn(**args)
     except TypeError as exc:
         raise RaxError(f"{what}: bad model_args {sorted(args)}: {exc}", field="model_args") from exc
     except RaxError:
@@ -133,9 +169,12 @@ def _import_factory(module_name: str, attr: str, base_dir: Path) -> Callable:
     # The spec's folder goes first on sys.path so a model file next to the spec imports.
     sys.path.insert(0, str(base_dir))
     try:
-        obj = importlib.import_module(module_name)
+        with user_code(f"importing {module_name!r}"):
+            obj = importlib.import_module(module_name)
         for part in attr.split("."):
             obj = getattr(obj, part)
+    except RaxError:
+        raise
     except AttributeError:
         raise RaxError(f"module {module_name!r} has no attribute {attr!r}", field="model") from None
     except Exception as exc:  # ImportError, SyntaxError, or whatever the module raises on import

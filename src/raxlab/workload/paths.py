@@ -5,9 +5,13 @@ The lowest module of `workload/` (spec, hf, models and readers all resolve user 
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from pathlib import Path
 
 from raxlab.errors import RaxError
+from raxlab.infile import os_error
 
 
 def user_path(text: str | Path, field: str) -> Path:
@@ -21,11 +25,15 @@ def user_path(text: str | Path, field: str) -> Path:
 
 
 def path_kind(path: Path, field: str) -> str | None:
-    """'dir', 'file' or None (nothing there). A path the OS cannot look up (a NUL byte, a
-    name over NAME_MAX, no permission) is a RaxError naming the field, not a traceback."""
+    """'dir', 'file' (anything else that exists: the readers refuse FIFOs and devices) or None
+    (nothing there). A path the OS cannot look up (a link loop, a NUL byte, a name over NAME_MAX,
+    no permission) is a RaxError naming the field, not a traceback."""
     try:
-        return "dir" if path.is_dir() else "file" if path.exists() else None
-    except (OSError, ValueError) as exc:
-        shown = str(path) if len(str(path)) <= 120 else str(path)[:117] + "..."
-        why = getattr(exc, "strerror", None) or str(exc)
-        raise RaxError(f"cannot look up {shown!r}: {why}", field=field) from None
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return None
+        raise os_error(path, exc, field, "look up") from None
+    except ValueError as exc:  # a NUL byte
+        raise os_error(path, exc, field, "look up") from None
+    return "dir" if stat.S_ISDIR(st.st_mode) else "file"

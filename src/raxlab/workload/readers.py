@@ -10,12 +10,22 @@ DataLoader over `item` pays the real decode cost). Batch keys by workload kind:
   tabular  features [F] float32, targets (int64 class or float32 value)
   other    inputs, and targets when the sample has them
 
-User data is never unpickled: `.npy` loads with `allow_pickle=False`.
+User data is never unpickled: `.npy` object arrays are refused.
+
+A sample is a sample: only regular files (and folders of images) are read, through
+`raxlab.infile` (a FIFO, a device behind any name, a socket, a link loop: one-line RaxError
+before any open that could block), and only a bounded part of each: text, JSONL and CSV up to
+`SAMPLE_BYTES` (cut at the last whole line), at most `SAMPLE_ROWS` records/rows (JSONL, CSV,
+Parquet), tensors as in `workload.arrays`, image folders as in `workload.images`. A reader that
+cut its file says so in `truncated` (the card's notes repeat it) and counts `bytes_on_disk` as
+the bytes its samples came from, so bytes per sample stay right.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -24,8 +34,12 @@ import numpy as np
 import torch
 
 from raxlab.errors import RaxError
-from raxlab.workload.spec import DataSpec, path_kind
+from raxlab.infile import MiB, check_input, open_input, read_head
+from raxlab.workload.arrays import SAMPLE_ROWS, load_npy, load_safetensors
+from raxlab.workload.spec import DataSpec
 from raxlab.workload.tokenizer import ByteTokenizer
+
+SAMPLE_BYTES = 8 * MiB  # text / JSONL / CSV bytes read of a sample (8 M byte tokens: plenty of windows)
 
 TEXT_EXTS = {".txt", ".md", ".text", ".rst"}
 TABLE_EXTS = {".csv", ".parquet", ".pq"}
@@ -36,10 +50,13 @@ TARGET_KEYS = ("targets", "labels", "label", "target", "y")
 
 def data_format(path: Path) -> str:
     """'text' | 'jsonl' | 'images' | 'table' | 'tensors' from the path (folders are image folders)."""
-    kind = path_kind(path, "data")
-    if kind is None:
-        raise RaxError(f"no such file or folder: {path}", field="data")
-    if kind == "dir":
+    try:
+        st = check_input(path, "data", dirs=True)
+    except RaxError as exc:
+        if not os.path.lexists(path):
+            raise RaxError(f"no such file or folder: {path}", field="data") from None
+        raise exc from None
+    if stat.S_ISDIR(st.st_mode):
         return "images"
     ext = path.suffix.lower()
     for fmt, exts in (("text", TEXT_EXTS), ("jsonl", {".jsonl"}), ("table", TABLE_EXTS), ("tensors", TENSOR_EXTS)):
@@ -52,13 +69,26 @@ def data_format(path: Path) -> str:
 KIND_OF_FORMAT = {"text": "lm", "jsonl": "lm", "images": "vision", "table": "tabular", "tensors": "other"}
 
 
-def _read_bytes(path: Path) -> bytes:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise RaxError(f"cannot read {path}: {exc.strerror or exc}", field="data") from exc
+def read_sample(path: Path) -> tuple[bytes, str | None]:
+    """(the first `SAMPLE_BYTES` of a text-like sample cut at a whole line, truncation note or None)."""
+    raw, size = read_head(path, "data", SAMPLE_BYTES)
     if not raw.strip():
         raise RaxError(f"{path.name} is empty", field="data")
+    if size <= len(raw) and len(raw) < SAMPLE_BYTES:
+        return raw, None
+    cut = raw.rfind(b"\n") + 1
+    raw = raw[:cut] if cut > len(raw) // 2 else _utf8_prefix(raw)
+    return raw, f"{path.name}: read the first {len(raw) / MiB:.1f} MiB of {max(size, len(raw)) / MiB:,.1f} MiB " \
+                f"(a sample is capped at {SAMPLE_BYTES // MiB} MiB)"
+
+
+def _utf8_prefix(raw: bytes) -> bytes:
+    """`raw` without a UTF-8 sequence cut in the middle at its end."""
+    for back in range(1, 4):
+        if len(raw) >= back and raw[-back] & 0xC0 != 0x80:  # the lead byte of the last sequence
+            lead = raw[-back]
+            need = 1 if lead < 0x80 else 2 if lead >> 5 == 6 else 3 if lead >> 4 == 14 else 4
+            return raw if need <= back else raw[:-back]
     return raw
 
 
@@ -67,7 +97,9 @@ def _read_bytes(path: Path) -> bytes:
 class TokenReader:
     """A packed token stream cut into windows of `seq_len` tokens."""
 
-    def __init__(self, tokens: torch.Tensor, seq_len: int, bytes_on_disk: int, load_s: float, where: str):
+    def __init__(self, tokens: torch.Tensor, seq_len: int, bytes_on_disk: int, load_s: float, where: str,
+                 truncated: str | None = None):
+        self.truncated = truncated
         if tokens.numel() < seq_len:
             raise RaxError(f"{where} has {tokens.numel()} tokens; seq_len {seq_len} needs at least {seq_len}",
                            field="data")
@@ -100,40 +132,47 @@ class TokenReader:
 
 def open_tokens(path: Path, fmt: str, data: DataSpec, seq_len: int) -> TokenReader:
     t0 = time.perf_counter()
-    tok = ByteTokenizer()
+    tok, note = ByteTokenizer(), None
     if fmt == "text":
-        tokens = tok.stream([_read_bytes(path)], where=path.name)
+        raw, note = read_sample(path)
+        tokens, size = tok.stream([raw], where=path.name), len(raw)
     elif fmt == "jsonl":
-        tokens = tok.stream(_jsonl_docs(path, data.text_field), where=path.name)
+        docs, note, size = _jsonl_docs(path, data.text_field)
+        tokens = tok.stream(docs, where=path.name)
     elif fmt == "table":
-        tokens = tok.stream([s.encode() for s in _text_column(path, data.text_field)], where=path.name)
+        table, note, size = _read_table(path)
+        tokens = tok.stream([s.encode() for s in _text_column(table, path, data.text_field)], where=path.name)
     elif fmt == "tensors":
-        tokens = _int_stream(*_load_tensors(path, data))
+        x, _, key, note = _load_tensors(path, data)
+        tokens, size = _int_stream(x, key), x.nbytes
     else:
         raise RaxError(f"a language model needs text (.txt, .jsonl, a text column) or token ids,"
                        f" not {fmt} ({path.name})", field="data")
-    return TokenReader(tokens, seq_len, _size(path), time.perf_counter() - t0, path.name)
+    return TokenReader(tokens, seq_len, size, time.perf_counter() - t0, path.name, note)
 
 
-def _jsonl_docs(path: Path, field: str) -> list[bytes]:
-    raw = _read_bytes(path)
-    ByteTokenizer().encode_bytes(raw, where=path.name)  # one-line error for bad UTF-8
-    docs = []
+def _jsonl_docs(path: Path, field: str) -> tuple[list[bytes], str | None, int]:
+    raw, note = read_sample(path)
+    ByteTokenizer().check_utf8(raw, where=path.name)  # one-line error for bad UTF-8
+    docs: list[bytes] = []
     for no, line in enumerate(raw.decode("utf-8").splitlines(), 1):
         if not line.strip():
             continue
+        if len(docs) >= SAMPLE_ROWS:
+            note = f"{path.name}: read the first {SAMPLE_ROWS:,} records (a sample is capped at {SAMPLE_ROWS:,})"
+            break
         try:
             obj = json.loads(line)
         except (ValueError, RecursionError) as exc:  # JSONDecodeError, ints past 4300 digits, deep nesting
             raise RaxError(f"{path.name} line {no} is not JSON: {getattr(exc, 'msg', exc)}", field="data") from None
         if not isinstance(obj, dict) or not isinstance(obj.get(field), str):
-            keys = ", ".join(obj) if isinstance(obj, dict) else type(obj).__name__
+            keys = ", ".join(map(str, obj)) if isinstance(obj, dict) else type(obj).__name__
             raise RaxError(f"{path.name} line {no} has no string {field!r} (has: {keys})", field="data.text_field")
-        docs.append(obj[field].encode("utf-8"))
-    return docs
+        docs.append(obj[field].encode("utf-8", "replace"))  # a lone surrogate ("\\ud800") becomes "?"
+    return docs, note, len(raw)
 
 
-def _int_stream(inputs: np.ndarray, _targets, key: str) -> torch.Tensor:
+def _int_stream(inputs: np.ndarray, key: str) -> torch.Tensor:
     if not np.issubdtype(inputs.dtype, np.integer):
         raise RaxError(f"token ids in {key!r} must be integers, got {inputs.dtype}", field="data.inputs")
     return torch.from_numpy(inputs.astype(np.int64).reshape(-1))
@@ -142,28 +181,60 @@ def _int_stream(inputs: np.ndarray, _targets, key: str) -> torch.Tensor:
 # ---------------------------------------------------------------- tables
 
 def _read_table(path: Path):
+    """(the first `SAMPLE_ROWS` rows of a CSV/Parquet sample, truncation note or None, bytes read)."""
     import pyarrow as pa
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
 
     try:
-        table = pacsv.read_csv(path) if path.suffix.lower() == ".csv" else pq.read_table(path)
+        table, note, size = _read_csv(path) if path.suffix.lower() == ".csv" else _read_parquet(path)
     except (pa.ArrowException, OSError) as exc:
-        raise RaxError(f"cannot read {path.name} as a table: {str(exc).splitlines()[0]}", field="data") from exc
+        raise RaxError(f"cannot read {path.name} as a table: {str(exc).splitlines()[0]}", field="data") from None
     if table.num_rows == 0:
         raise RaxError(f"{path.name} has no rows", field="data")
     twice = sorted({c for c in table.column_names if table.column_names.count(c) > 1})
     if twice:  # pyarrow cannot select a column by an ambiguous name
         raise RaxError(f"{path.name} has more than one column named {', '.join(map(repr, twice))}", field="data")
-    return table
+    return table, note, size
 
 
-def _text_column(path: Path, field: str) -> list[str]:
-    table = _read_table(path)
+def _read_csv(path: Path):
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    raw, note = read_sample(path)
+    table = pacsv.read_csv(pa.BufferReader(raw))
+    if table.num_rows > SAMPLE_ROWS:
+        table, note = table.slice(0, SAMPLE_ROWS), f"{path.name}: read the first {SAMPLE_ROWS:,} rows"
+    return table, note, len(raw)
+
+
+def _read_parquet(path: Path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with open_input(path, "data") as f:
+        pf = pq.ParquetFile(f)
+        total, batches, rows = pf.metadata.num_rows, [], 0
+        for batch in pf.iter_batches(batch_size=min(SAMPLE_ROWS, 65536)):
+            batches.append(batch)
+            rows += batch.num_rows
+            if rows >= SAMPLE_ROWS:
+                break
+        table = pa.Table.from_batches(batches, schema=pf.schema_arrow).slice(0, SAMPLE_ROWS)
+        size = os.fstat(f.fileno()).st_size
+    note = None if table.num_rows >= total else f"{path.name}: read the first {table.num_rows:,} of {total:,} rows"
+    return table, note, size if note is None else int(size * table.num_rows / max(total, 1))
+
+
+def _text_column(table, path: Path, field: str) -> list[str]:
     if field not in table.column_names:
         raise RaxError(f"{path.name} has no column {field!r}; columns: {', '.join(table.column_names)}",
                        field="data.text_field")
-    return [s for s in table.column(field).to_pylist() if s]
+    import pyarrow as pa
+
+    col = table.column(field)
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        raise RaxError(f"column {field!r} of {path.name} holds {col.type}, not text", field="data.text_field")
+    return [s for s in col.to_pylist() if s]
 
 
 class TableReader:
@@ -171,7 +242,7 @@ class TableReader:
 
     def __init__(self, path: Path, data: DataSpec):
         t0 = time.perf_counter()
-        table = _read_table(path)
+        table, self.truncated, size = _read_table(path)
         cols = table.column_names
         target = data.target or next((c for c in ("label", "target", "y") if c in cols), None)
         if target is None or target not in cols:
@@ -189,7 +260,7 @@ class TableReader:
         self.features = torch.from_numpy(np.stack([_numeric(table, c, path) for c in features], 1))
         y = _numeric(table, target, path, allow_int=True)
         self.targets = torch.from_numpy(y.astype(np.int64) if np.issubdtype(y.dtype, np.integer) else y)
-        self.n, self.bytes_on_disk, self.load_s = table.num_rows, _size(path), time.perf_counter() - t0
+        self.n, self.bytes_on_disk, self.load_s = table.num_rows, size, time.perf_counter() - t0
         self.where = path.name
 
     def item(self, i: int) -> dict[str, torch.Tensor]:
@@ -216,11 +287,12 @@ def _numeric(table, col: str, path: Path, allow_int: bool = False) -> np.ndarray
 
 # ---------------------------------------------------------------- tensors (.npy / .safetensors)
 
-def _load_tensors(path: Path, data: DataSpec) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """(inputs, targets or None, input key) from .npy (one array) or .safetensors (named arrays)."""
+def _load_tensors(path: Path, data: DataSpec) -> tuple[np.ndarray, np.ndarray | None, str, str | None]:
+    """(inputs, targets or None, input key, truncation note) from .npy (one array) or .safetensors."""
     if path.suffix.lower() == ".npy":
-        return _rows(_load_npy(path), path, path.name), None, path.name
-    arrays = _load_safetensors(path)
+        arr, note = load_npy(path)
+        return _rows(arr, path, path.name), None, path.name, note
+    arrays, note = load_safetensors(path)
     in_key = data.inputs or (next(iter(arrays)) if len(arrays) == 1 else
                              next((k for k in INPUT_KEYS if k in arrays), None))
     if in_key not in arrays:
@@ -230,7 +302,7 @@ def _load_tensors(path: Path, data: DataSpec) -> tuple[np.ndarray, np.ndarray | 
     if data.target and data.target not in arrays:
         raise RaxError(f"{path.name} has no tensor {data.target!r}; has: {', '.join(arrays)}", field="data.target")
     targets = _rows(arrays[tg_key], path, tg_key) if tg_key else None
-    return _rows(arrays[in_key], path, in_key), targets, in_key
+    return _rows(arrays[in_key], path, in_key), targets, in_key, note
 
 
 def _rows(arr: np.ndarray, path: Path, key: str) -> np.ndarray:
@@ -244,40 +316,17 @@ def _rows(arr: np.ndarray, path: Path, key: str) -> np.ndarray:
     return arr
 
 
-def _load_npy(path: Path) -> np.ndarray:
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        if "pickle" in str(exc):
-            raise RaxError(f"{path.name} holds Python objects (pickle), which RA:X never loads", field="data") from None
-        raise RaxError(f"cannot read {path.name} as .npy: {exc}", field="data") from None
-    except (OSError, EOFError) as exc:
-        raise RaxError(f"cannot read {path.name} as .npy: {exc}", field="data") from None
-    if not isinstance(arr, np.ndarray) or arr.size == 0:
-        raise RaxError(f"{path.name} holds no array data", field="data")
-    return arr
-
-
-def _load_safetensors(path: Path) -> dict[str, np.ndarray]:
-    from safetensors.numpy import load_file
-
-    try:
-        arrays = load_file(str(path))
-    except Exception as exc:  # safetensors raises SafetensorError/OSError/ValueError for bad files
-        raise RaxError(f"cannot read {path.name} as .safetensors: {exc}", field="data") from None
-    if not arrays:
-        raise RaxError(f"{path.name} holds no tensors", field="data")
-    return arrays
-
-
 class TensorReader:
     """Rows of an array (first axis = samples), with optional per-row targets."""
 
     def __init__(self, path: Path, data: DataSpec, kind: str):
         t0 = time.perf_counter()
-        x, y, key = _load_tensors(path, data)
+        x, y, key, self.truncated = _load_tensors(path, data)
         if y is not None and len(y) != len(x):
-            raise RaxError(f"{path.name}: {len(x)} inputs but {len(y)} targets", field="data.target")
+            if not self.truncated:
+                raise RaxError(f"{path.name}: {len(x)} inputs but {len(y)} targets", field="data.target")
+            n = min(len(x), len(y))  # the caps cut them at different rows: keep the rows both have
+            x, y = x[:n], y[:n]
         # The batch contract: float32 inputs (autocast picks the precision), int64 class labels.
         self.inputs = torch.from_numpy(np.ascontiguousarray(x))
         self.targets = None if y is None else torch.from_numpy(np.ascontiguousarray(y))
@@ -287,7 +336,8 @@ class TensorReader:
             self.targets = self.targets.float() if self.targets.is_floating_point() else self.targets.long()
         self.keys = {"tabular": ("features", "targets"), "vision": ("pixel_values", "labels")}.get(
             kind, ("inputs", "targets"))
-        self.n, self.bytes_on_disk, self.load_s = len(x), _size(path), time.perf_counter() - t0
+        nbytes = x.nbytes + (0 if y is None else y.nbytes)
+        self.n, self.bytes_on_disk, self.load_s = len(x), nbytes, time.perf_counter() - t0
         self.where = path.name
 
     def item(self, i: int) -> dict[str, torch.Tensor]:
@@ -308,9 +358,3 @@ class TensorReader:
         if in_features is not None and got != in_features:
             raise RaxError(f"{self.where} rows have {got} features; the model's first layer expects {in_features}",
                            field="data")
-
-
-def _size(path: Path) -> int:
-    if path.is_dir():
-        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    return path.stat().st_size

@@ -22,6 +22,7 @@ Example::
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -242,9 +243,11 @@ class WorkloadSpec(_Strict):
     def resolve(self, path: str) -> Path:
         """`path` made absolute against the spec's directory (home `~` expanded)."""
         p = user_path(path, "data")
-        return p if p.is_absolute() else (Path(self.base_dir) / p).resolve()
+        # realpath, not Path.resolve: a symlink loop is left for the reader's one-line ELOOP error
+        return p if p.is_absolute() else Path(os.path.realpath(Path(self.base_dir) / p))
 
 
+SPEC_BYTES = 4 * 2**20  # a spec is a page of YAML; inline configs included, 4 MiB is generous
 NAME_MAX = 120   # a name labels runs, tables, reports and file names: one short line
 TEXT_MAX = 4000  # description / source: a paragraph
 
@@ -306,7 +309,7 @@ def parse_spec(data: Any, *, base_dir: str | Path = ".", where: str = "spec") ->
         raise RaxError("base_dir is set by the loader, not in the file", field="base_dir")
     safe_yaml.check_size(data, where=where, field="spec")  # before pydantic and JSON walk it recursively
     try:
-        return WorkloadSpec(**data, base_dir=str(Path(base_dir).resolve()))
+        return WorkloadSpec(**data, base_dir=os.path.realpath(base_dir))
     except ValidationError as exc:
         raise _format_validation(exc, where) from exc
 
@@ -315,15 +318,19 @@ def load_spec_file(path: str | Path, *, trust_flag: bool = False) -> WorkloadSpe
     """Read and validate a YAML spec file; relative paths in it resolve against its folder.
     `trust_flag`: --trust-code was given, so the file's own `trust_code: true` is not needed."""
 
+    from raxlab.infile import read_input
+
     p = user_path(path, "workload")
+    if not os.path.lexists(p):
+        raise RaxError(f"no such spec file: {p}", field="workload")
+    raw = read_input(p, "workload", limit=SPEC_BYTES, what="workload spec")  # no FIFO, device or huge file
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RaxError(f"no such spec file: {p}", field="workload") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RaxError(f"cannot read spec file {p}: {exc}", field="workload") from exc
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RaxError(f"cannot read spec file {p}: not UTF-8 ({exc.reason} at byte {exc.start})",
+                       field="workload") from None
     data = safe_yaml.load(text, where=str(p), field="workload")
-    spec = parse_spec(data, base_dir=p.resolve().parent, where=str(p))
+    spec = parse_spec(data, base_dir=Path(os.path.realpath(p)).parent, where=str(p))
     if spec.trust_code and not trust_flag:
         _check_trusted_file(p)
     return spec

@@ -49,6 +49,7 @@ class Workload:
         self.kind = self._decide_kind()
         self._check_shapes()
         self._items: dict[int, dict[str, torch.Tensor]] = {}
+        self._weight_bytes: dict[tuple, int] = {}
 
     def __repr__(self) -> str:
         return f"Workload({self.name!r}, kind={self.kind!r}, model={self.source.ref!r}, data={self.data_path.name!r})"
@@ -109,8 +110,27 @@ class Workload:
                            f" built on {device}", field="meta_only")
         if num_layers is not None and self.config is None:
             raise RaxError("num_layers applies to Hugging Face transformer configs only", field="model")
+        if torch.device(device).type != "meta":
+            self._check_fits(device, dtype, num_layers)
         model = self.source.build(device, dtype, num_layers)
         return model.train(self.spec.task != "infer")
+
+    def _check_fits(self, device, dtype: torch.dtype, num_layers: int | None) -> None:
+        """Refuse, in one line, to allocate weights that cannot fit where they would go: a valid but
+        absurd config (hidden_size 262144) must fail now, not thrash the machine or get OOM-killed.
+        Sized on meta tensors (free); user factories are not built twice just for this."""
+        if self.source.origin == "factory":
+            return
+        key = (str(dtype), num_layers)
+        if key not in self._weight_bytes:
+            meta = self.source.build("meta", dtype, num_layers)
+            self._weight_bytes[key] = sum(p.numel() * p.element_size() for p in meta.parameters())
+        need, free = self._weight_bytes[key], _free_bytes(torch.device(device))
+        if free is not None and need > free:
+            raise RaxError(f"the model's weights alone are {need / 2**30:,.1f} GiB in {str(dtype).removeprefix('torch.')},"
+                           f" more than the {free / 2**30:,.1f} GiB free on {device}; characterise it with `rax card`"
+                           " (meta tensors, no memory) or measure a proxy (meta_only: true and a proxy block)",
+                           field="model")
 
     @cached_property
     def expectations(self) -> dict[str, Any]:
@@ -204,6 +224,20 @@ class Workload:
         from raxlab.workload import steps
 
         return steps.forward(self, model, batch)
+
+
+def _free_bytes(device: torch.device) -> int | None:
+    """Memory free for new tensors on `device` (None: cannot tell)."""
+    try:
+        if device.type == "cuda":
+            return int(torch.cuda.mem_get_info(device)[0])
+        if device.type == "cpu":
+            import psutil
+
+            return int(psutil.virtual_memory().available)
+    except Exception:  # no driver, no /proc: do not guess
+        return None
+    return None
 
 
 class SampleDataset(torch.utils.data.Dataset):
