@@ -264,7 +264,7 @@ def _render_train(d: dict) -> None:
     if band:
         how = (f"{100 * band['level']:.0f} % band from {band['n']} published runs ({band['slice']})" if band["validated"]
                else f"NOT VALIDATED on this generation: widest band ({band['slice']})")
-        out.print(f"[dim]error band: {how}[/dim]")
+        out.print(f"error band: {how}", style="dim")
     out.print(f"memory per GPU {fmt(d['memory_per_gpu_gib'], ' GiB')}  fits: {'yes' if d['fits'] else 'NO'}  ("
               + ", ".join(f"{k} {fmt(v, '', 3)}" for k, v in d["memory_gib"].items() if k != "total") + ")")
     t = Table(title="step time terms (seconds per step; exposed time only)")

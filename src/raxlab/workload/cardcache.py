@@ -174,10 +174,9 @@ def _read(path: Path, cls):
 def _write(path: Path, data: dict) -> None:
     """Atomic (temp file + rename), so a reader never sees half a card; a cache that cannot be
     written (read-only home, full disk) only costs speed."""
+    from raxlab.outfile import write_file
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, allow_nan=False), encoding="utf-8")
-        os.replace(tmp, path)
-    except (OSError, ValueError):
+        write_file(path, json.dumps(data, allow_nan=False), field="RAX_CACHE")
+    except (RaxError, ValueError):
         pass
