@@ -14,7 +14,7 @@ def run() -> list[dict]:
     t0 = time.perf_counter()
     cat = load_catalog(False)
     load_s = time.perf_counter() - t0
-    sizes = [(s, r, k, o) for s in (8, 64, 512, 4096) for r in (1, 4, 8) for k in (32, 64, 128) for o in (1, 3)]
+    sizes = [(s, r, k, o) for s in (8, 64, 512, 4096) for r in (1, 4, 8, 72) for k in (32, 64, 128) for o in (1, 3)]
     t0 = time.perf_counter()
     for s, r, k, o in sizes:
         try:

@@ -19,6 +19,16 @@ def test_network_is_the_fabric_bom(catalog, fabric, nodes, rails):
     assert power == pytest.approx(sum(ln.count * (ln.unit_power_w or 0) for ln in lines))
 
 
+def test_long_node_links_are_the_fabric_bom(catalog):
+    # a rack-scale node (NVL72) reaches its leaves over the fabric's long (optical) link
+    capex, power, _, tree = network(catalog, "ib-xdr", 4 * 72, 1.0, {}, "long")
+    _, lines = fabric_bom(catalog, "ib-xdr", 4, 72, nics_included_per_server=72, node_link="long")
+    assert {ln.role: ln.name for ln in lines}["node-leaf link"] == "optics-800g-link"
+    assert capex == pytest.approx(sum(ln.price_usd for ln in lines))
+    assert power == pytest.approx(sum(ln.count * (ln.unit_power_w or 0) for ln in lines))
+    assert capex > network(catalog, "ib-xdr", 4 * 72, 1.0, {})[0]  # optics cost more than DAC
+
+
 def test_1024_gpus_of_ndr_is_the_published_48_switches(catalog):
     # catalog-facts.md §3d (S46): a 1,024-GPU NDR fat-tree is 32 leaf + 16 spine Quantum-2 switches
     assert network(catalog, "ib-ndr", 1024, 1.0, {})[3].switches == 48

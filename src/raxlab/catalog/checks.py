@@ -108,6 +108,8 @@ def _server(srv: Server, cat) -> Iterator[str]:
         yield "price_usd: not above price_no_gpu_usd"
     if srv.nics_included > srv.nic_slots:
         yield "nics_included: more than nic_slots"
+    if srv.gpus_per_node % srv.hosts_per_node:
+        yield f"hosts_per_node: {srv.hosts_per_node} hosts cannot split {srv.gpus_per_node} GPUs evenly"
     if not accs and not any(srv.fits(a) for a in cat.all("accelerator")):
         yield "accepts_form_factor: no accelerator in the catalogue fits this server"
 

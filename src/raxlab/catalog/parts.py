@@ -87,7 +87,18 @@ class Server(Entry):
 
     @property
     def gpus_per_node(self) -> int:
+        """GPUs in one scale-up domain, the projection's "node" (GB200 NVL72: the 72-GPU rack)."""
         return int(self.si("gpus_per_node"))
+
+    @property
+    def hosts_per_node(self) -> int:
+        """Operating-system hosts in one node (GB200 NVL72: 18 compute trays); 1 for a server."""
+        return int(self.si("hosts_per_node")) if self.has("hosts_per_node") else 1
+
+    @property
+    def gpus_per_host(self) -> int:
+        """GPUs one host drives: the processes per host a launcher starts (torchrun --nproc-per-node)."""
+        return self.gpus_per_node // self.hosts_per_node
 
     @property
     def nic_slots(self) -> int:

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import model_validator
+
 from raxlab.catalog.schema import Q, Spec
 
 Dtype = Literal["fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "fp4", "int8"]
-FormFactor = Literal["sxm", "oam", "pcie"]
+# superchip: GPUs on one board with a Grace CPU (GB200/GB300), host link NVLink-C2C, sold only
+# as NVIDIA's rack or tray designs; no server of another form factor takes them.
+FormFactor = Literal["sxm", "oam", "pcie", "superchip"]
 ScaleupTopology = Literal["nvswitch", "nvlink-bridge-pairs", "pcie", "xgmi", "on-chip-roce"]
 
 
@@ -51,21 +55,32 @@ class ServerSpec(Spec):
     vendor: str
     accelerators: tuple[str, ...] = ()  # empty: any card of `accepts_form_factor` that fits
     accepts_form_factor: FormFactor
-    gpus_per_node: Q
+    gpus_per_node: Q  # the scale-up domain: GPUs on one NVLink/xGMI fabric (TP/EP stay inside it)
+    hosts_per_node: Q | None = None  # OS hosts in that domain (GB200 NVL72: 18 trays); absent = 1
     scaleup_topology: ScaleupTopology
     max_gpu_tdp_w: Q | None = None
     pcie_gen: Q
     pcie_lanes: Q | None = None  # CPU PCIe lanes in total
-    nic_slots: Q  # compute (east-west) NIC slots
+    nic_slots: Q  # compute (east-west) NIC slots, all hosts of the node together
     nics_included: Q  # compute NICs included in the prices
     compute_nic: str | None = None
     cpu: str
-    cpu_cores: Q
-    host_mem_gib: Q
-    power_w: Q  # system maximum
+    cpu_cores: Q  # all hosts of the node together
+    host_mem_gib: Q  # all hosts of the node together
+    power_w: Q  # system maximum (a rack-scale node: the whole rack with its NVLink switches)
     rack_units: Q | None = None  # chassis height (U), for rack-space caps
+    # Which of the fabric's cables joins this node's NICs to their leaf switch: "short" (DAC, the
+    # leaf beside the node) or "long" (optics: a full rack-scale node such as an NVL72 has no room
+    # for a leaf, so every NIC runs to a leaf in another rack).
+    node_leaf_link: Literal["short", "long"] = "short"
     price_usd: Q | None = None  # complete, with its named accelerators and included NICs
     price_no_gpu_usd: Q  # the same server without accelerators
+
+    @model_validator(mode="after")
+    def _hosts(self) -> "ServerSpec":
+        if self.hosts_per_node is not None and self.hosts_per_node.value < 1:
+            raise ValueError(f"hosts_per_node: a node has at least one host (got {self.hosts_per_node.value:g})")
+        return self
 
 
 class NicSpec(Spec):

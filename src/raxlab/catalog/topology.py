@@ -188,9 +188,10 @@ def _line(entry, role: str, count: int) -> BomLine:
 def fabric_bom(catalog, fabric: str, servers: int, rails: int, oversubscription: float = 1.0, *,
                rail_optimized: bool = False, core_oversubscription: float = 1.0,
                switch: str | None = None, nic: str | None = None,
-               nics_included_per_server: int = 0) -> tuple[FatTree, list[BomLine]]:
+               nics_included_per_server: int = 0, node_link: str = "short") -> tuple[FatTree, list[BomLine]]:
     """Fat-tree of `fabric`'s default (or given) switch and its parts: NICs beyond those the
-    server price includes, switches, short node-leaf cables, long switch-switch links."""
+    server price includes, switches, node-leaf cables (the fabric's short cable, or its long one
+    for `node_link="long"`: a server's `node_leaf_link`), long switch-switch links."""
     fab = catalog.fabric(fabric)
     sw = catalog.switch(switch or fab.spec.switches[0])
     card = catalog.nic(nic or fab.spec.nics[0])
@@ -201,7 +202,13 @@ def fabric_bom(catalog, fabric: str, servers: int, rails: int, oversubscription:
     lines = [
         _line(card, "nic", servers * nics_per_server),
         _line(sw, "switch", tree.switches),
-        _line(catalog.cable(fab.spec.cable_short), "node-leaf link", tree.links_node_leaf),
+        _line(catalog.cable(_node_cable(fab, node_link)), "node-leaf link", tree.links_node_leaf),
         _line(catalog.cable(fab.spec.cable_long), "switch-switch link", tree.switch_links),
     ]
     return tree, [ln for ln in lines if ln.count > 0]
+
+
+def _node_cable(fab, node_link: str) -> str:
+    if node_link not in ("short", "long"):
+        raise RaxError(f"node_link must be short or long, got {node_link!r}", field="node_link")
+    return fab.spec.cable_short if node_link == "short" else fab.spec.cable_long

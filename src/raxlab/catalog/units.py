@@ -36,7 +36,7 @@ SUFFIXES: dict[str, tuple[float, str, str]] = {
 
 # Dimensionless counts: no suffix, must be whole numbers.
 COUNTS = frozenset({
-    "gpus_per_node", "ports", "nic_slots", "nics_included", "pcie_lanes", "pcie_gen",
+    "gpus_per_node", "hosts_per_node", "ports", "nic_slots", "nics_included", "pcie_lanes", "pcie_gen",
     "cpu_cores", "lanes", "scaleup_links", "max_split", "rack_units",
 })
 

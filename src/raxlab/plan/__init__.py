@@ -24,7 +24,9 @@ The plan (a JSON-ready dict; `rax plan --json`, the file `rax accept` reads), to
     schema          "raxlab.plan/1"
     workload        ref, name, task, kind, params, seq_len, global_batch, micro_batch, precisions
     objective       task, unit, work, deadline_s (+ deadline_assumed), rate_required, caps, tco, ...
-    recommendation  accelerator, server, nodes, gpus, gpus_per_node, fabric, rails, nic, precision,
+    recommendation  accelerator, server, nodes, gpus, gpus_per_node (the scale-up domain),
+                    hosts_per_node and gpus_per_host (OS hosts a launcher starts: an NVL72 rack
+                    is one 72-GPU node of 18 hosts x 4 GPUs), fabric, rails, nic, precision,
                     layout {tp, pp, dp, micro_batch, global_batch, vpp, zero, recompute,
                     sequence_parallel, grad_accum}, step_time_s, rate, tokens_per_s, samples_per_s,
                     time_to_target_s, time_to_target_band_s, mfu, memory_per_gpu_gib,

@@ -51,16 +51,18 @@ def _net_units(cat, fabric: str) -> dict:
     return out
 
 
-def network(cat, fabric: str, endpoints: int, oversub: float, cache: dict) -> tuple[float, float, float, object]:
-    """(CAPEX, power W, rack units, FatTree) of switches and links for `endpoints` NIC ports.
-    The same counts as `catalog.fabric_bom` (tests check it); unit figures cached per fabric."""
-    key = (fabric, endpoints, oversub)
+def network(cat, fabric: str, endpoints: int, oversub: float, cache: dict,
+            node_link: str = "short") -> tuple[float, float, float, object]:
+    """(CAPEX, power W, rack units, FatTree) of switches and links for `endpoints` NIC ports,
+    node-leaf links on the fabric's `node_link` cable (a server's `node_leaf_link`). The same
+    counts as `catalog.fabric_bom` (tests check it); unit figures cached per fabric."""
+    key = (fabric, endpoints, oversub, node_link)
     if key not in cache:
         u = cache.setdefault(("units", fabric), _net_units(cat, fabric))
         tree = fat_tree(endpoints, 1, u["radix"], oversub, link_rate_Bps=u["rate"])
-        counts = {"switch": tree.switches, "short": tree.links_node_leaf, "long": tree.switch_links}
-        capex = sum(n * u[k][0] for k, n in counts.items() if n)
-        power = sum(n * u[k][1] for k, n in counts.items())
+        counts = (("switch", tree.switches), (node_link, tree.links_node_leaf), ("long", tree.switch_links))
+        capex = sum(n * u[k][0] for k, n in counts if n)
+        power = sum(n * u[k][1] for k, n in counts)
         cache[key] = (capex, power, tree.switches * u["switch_ru"], tree)
     return cache[key]
 
@@ -80,7 +82,7 @@ def option_costs(cat, space, res, obj, card, ci: CostInputs) -> dict:
     b, v, n = c["base"].astype(int), c["variant"].astype(int), c["nodes"].astype(float)
     per_base = _base_table(space)
     per_var = _variant_table(cat, res.variants)
-    net = _network_table(cat, res.variants, v, c["nodes"].astype(int), ci.oversubscription)
+    net = _network_table(cat, res.variants, v, c["nodes"].astype(int), ci.oversubscription, per_base["link"][b])
     servers = n * (per_base["node_usd"][b] - per_var["credit_usd"][v])
     nics = n * per_var["nic_usd"][v]
     st_bytes = _storage_bytes(obj, card)
@@ -105,7 +107,8 @@ def _base_table(space) -> dict:
         ru = srv.si("rack_units") if srv.has("rack_units") else math.nan
         rows.append((srv.node_price_usd(acc), gpu_w, max(srv.power_w - gpu_w, 0.0), ru))
     a = np.array(rows, float).reshape(-1, 4)
-    return {"node_usd": a[:, 0], "gpu_w": a[:, 1], "host_w": a[:, 2], "ru": a[:, 3]}
+    link = np.array([b.srv.spec.node_leaf_link for b in space.bases], object)
+    return {"node_usd": a[:, 0], "gpu_w": a[:, 1], "host_w": a[:, 2], "ru": a[:, 3], "link": link}
 
 
 def _variant_table(cat, variants) -> dict:
@@ -124,15 +127,15 @@ def _variant_table(cat, variants) -> dict:
     return {"nic_usd": nic_usd, "credit_usd": credit}
 
 
-def _network_table(cat, variants, v, nodes, oversub) -> dict:
+def _network_table(cat, variants, v, nodes, oversub, links) -> dict:
     cache: dict = {}
     out = {k: np.zeros(len(v)) for k in ("capex", "power", "ru", "tiers")}
-    for i, (vi, n) in enumerate(zip(v, nodes)):
+    for i, (vi, n, link) in enumerate(zip(v, nodes, links)):
         var = variants[vi]
         if var.fabric is None:
             continue
         try:
-            capex, power, ru, tree = network(cat, var.fabric, int(n) * var.rails, oversub, cache)
+            capex, power, ru, tree = network(cat, var.fabric, int(n) * var.rails, oversub, cache, link)
         except RaxError:
             capex, power, ru, tree = math.nan, math.nan, math.nan, None
         out["capex"][i], out["power"][i], out["ru"][i] = capex, power, ru

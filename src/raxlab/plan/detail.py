@@ -96,7 +96,7 @@ def breakdown(ctx, i: int) -> list[dict]:
                          -nic.price_usd, _src(nic, "price_usd")))
     if var.fabric is not None:
         _, bom = fabric_bom(cat, var.fabric, n, var.rails, ctx.options.cost.oversubscription, nic=var.nic,
-                            nics_included_per_server=var.nics_usable)
+                            nics_included_per_server=var.nics_usable, node_link=srv.spec.node_leaf_link)
         for b in bom:
             entry = cat.get(b.kind, b.name)
             lines.append(_ln(b.role, b.name, b.count, b.unit_price_usd, _src(entry, "price_usd")))

@@ -106,6 +106,7 @@ class Options:
         label, scale = self.obj.per_unit
         return {
             "accelerator": acc, "server": srv, "nodes": nodes, "gpus": int(c["gpus"][i]), "gpus_per_node": b.g,
+            "hosts_per_node": b.srv.hosts_per_node, "gpus_per_host": b.srv.gpus_per_host,
             "fabric": fabric, "rails": rails, "nic": v.nic, "precision": prec, "layout": self.layout(i),
             "step_time_s": step, "samples_per_s": float(c["samples_per_s"][i]),
             "tokens_per_s": float(c["tokens_per_s"][i]) or None, "rate": float(m["rate"][i]),

@@ -98,7 +98,7 @@ def _frontend(cat, space, base, nodes: int, cache: dict):
         if v.rails != 1:
             continue
         try:
-            c = network(cat, v.fabric, nodes, 1.0, cache)[0]
+            c = network(cat, v.fabric, nodes, 1.0, cache, base.srv.spec.node_leaf_link)[0]
         except RaxError:
             continue
         if c < cost:
