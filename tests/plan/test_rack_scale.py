@@ -29,3 +29,17 @@ def test_rack_capex_lines(rack_plan, catalog):
     link = lines["node-leaf link"]
     assert link["name"] == catalog.fabric(rec["fabric"]).spec.cable_long and link["count"] == rec["nodes"] * rec["rails"]
     assert rec["capex_usd"] == pytest.approx(sum(ln["total_usd"] for ln in rec["capex_breakdown"]))
+
+
+def test_launch_files_start_hosts_not_racks(rack_plan, catalog):
+    from raxlab.plan import artefacts
+    from raxlab.plan.launch_target import from_plan
+
+    rec = rack_plan["recommendation"]
+    block = from_plan(rack_plan, None, catalog)
+    assert (block["nodes"], block["gpus_per_node"]) == (rec["nodes"], 72)
+    assert (block["hosts"], block["gpus_per_host"]) == (18 * rec["nodes"], 4)
+    files = artefacts.render(block)
+    assert f"#SBATCH --nodes={18 * rec['nodes']}" in files["train.sbatch"]
+    assert "#SBATCH --gpus-per-node=4" in files["train.sbatch"] and "--nproc-per-node 4" in files["torchrun.sh"]
+    assert f"--nnodes {18 * rec['nodes']} --nproc-per-node 4" in files["fabric-check.sh"]

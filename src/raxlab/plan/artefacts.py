@@ -45,11 +45,18 @@ def nccl_env(block: dict) -> dict[str, str]:
     return transports.arm_env(transports.get_arm(fab["arm"]))
 
 
+def hosts(block: dict) -> tuple[int, int]:
+    """(OS hosts, GPUs per host) the launcher starts: a plan's node is its scale-up domain, which on a
+    rack-scale server (GB200 NVL72: 72 GPUs) is several hosts (18 trays x 4 GPUs)."""
+    return int(block.get("hosts", block["nodes"])), int(block.get("gpus_per_host", block["gpus_per_node"]))
+
+
 def torchrun_args(block: dict, endpoint: str, rdzv_id: str) -> list[str]:
-    """torchrun's own flags for the plan's cluster (node count, processes per node, rendezvous)."""
-    if block["nodes"] == 1:
-        return ["torchrun", "--standalone", "--nnodes", "1", "--nproc-per-node", str(block["gpus_per_node"])]
-    return ["torchrun", "--nnodes", str(block["nodes"]), "--nproc-per-node", str(block["gpus_per_node"]),
+    """torchrun's own flags for the plan's cluster (host count, processes per host, rendezvous)."""
+    n, g = hosts(block)
+    if n == 1:
+        return ["torchrun", "--standalone", "--nnodes", "1", "--nproc-per-node", str(g)]
+    return ["torchrun", "--nnodes", str(n), "--nproc-per-node", str(g),
             "--rdzv-backend", "c10d", "--rdzv-endpoint", endpoint, "--rdzv-id", rdzv_id, "--max-restarts", "0"]
 
 
@@ -107,7 +114,7 @@ def _summary(block: dict) -> str:
 
 def sbatch_script(block: dict) -> str:
     """The Slurm batch script: one torchrun per node through srun, rendezvous on the first node."""
-    n, g = block["nodes"], block["gpus_per_node"]
+    n, g = hosts(block)
     tr = torchrun_args(block, '"$HEAD:' + str(C10D_PORT) + '"', '"rax-$SLURM_JOB_ID"')
     if n > 1:
         tr[tr.index("--nnodes") + 1] = '"$SLURM_JOB_NUM_NODES"'
@@ -128,12 +135,13 @@ def sbatch_script(block: dict) -> str:
 def torchrun_script(block: dict) -> str:
     """The same launch without Slurm: run it on every node with RDZV_HOST = the first node's address."""
     tr = torchrun_args(block, '"$RDZV_HOST:' + str(C10D_PORT) + '"', '"${RDZV_ID:-rax-' + _slug(block["workload"]) + '}"')
+    n = hosts(block)[0]
     usage = ("RDZV_HOST=<first node's address> FRAMEWORK=megatron|torchtitan|deepspeed bash torchrun.sh  "
-             f"(on each of the {block['nodes']} nodes)") if block["nodes"] > 1 else \
+             f"(on each of the {n} nodes)") if n > 1 else \
         "FRAMEWORK=megatron|torchtitan|deepspeed bash torchrun.sh"
     lines = ["#!/bin/bash", f"# Written by {block['source']} ({block['label']}).", f"# {_summary(block)}",
              f"# Run: {usage}", "set -euo pipefail", 'HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"']
-    if block["nodes"] > 1:
+    if n > 1:
         lines.append(': "${RDZV_HOST:?set RDZV_HOST to the address of the first node}"')
     lines += ["", *_env_lines(block), "", *_framework_lines(block), "", " ".join(tr) + ' "${ENTRY[@]}"']
     return "\n".join(lines) + "\n"
@@ -143,8 +151,9 @@ def fabric_check(block: dict) -> list[str]:
     """RA:X's own launcher on the same nodes and transport: measure the fabric before the job."""
     fab = block.get("fabric")
     arm = fab["arm"] if fab else "nccl"
-    return ["rax", "launch", "--slurm", "--nnodes", str(block["nodes"]), "--nproc-per-node",
-            str(block["gpus_per_node"]), "--transport", arm, "--out", "rax-fabric-check.sbatch", "--",
+    n, g = hosts(block)
+    return ["rax", "launch", "--slurm", "--nnodes", str(n), "--nproc-per-node",
+            str(g), "--transport", arm, "--out", "rax-fabric-check.sbatch", "--",
             "rax", "bench", "comm", "--collectives", "all_reduce,all_gather,reduce_scatter", "--dtypes", "bf16",
             "-e", "1G"]
 

@@ -4,7 +4,8 @@
     block = from_prediction(...)                 # rax predict, for its one explicit layout
 
 The block is plain data (JSON), the only input of `plan.artefacts` (torchrun, sbatch, Megatron-LM,
-torchtitan, DeepSpeed, vLLM, SGLang): the cluster (nodes x GPUs per node), the fabric with the
+torchtitan, DeepSpeed, vLLM, SGLang): the cluster (nodes x GPUs per node, and the OS hosts a
+launcher starts: `hosts` x `gpus_per_host`, several per node on a rack-scale NVL72), the fabric with the
 NCCL transport arm that forces it (`measure.comm.transports`: IB verbs for InfiniBand and RoCE,
 sockets for TCP), the precision, the layout (tp, pp, dp, vpp, ZeRO, recompute, micro/global batch;
 `ep`/`cp` when the layout has them) and the model shape from the workload card. Every number
@@ -59,6 +60,17 @@ def _train_layout(lay: dict) -> dict:
     return out
 
 
+def host_fields(cat, server: str, nodes: int, gpus_per_node: int) -> dict:
+    """The OS hosts a launcher starts: a node is the scale-up domain, on a rack-scale server several
+    hosts (catalogue `hosts_per_node`: GB200 NVL72 = 18 hosts x 4 GPUs); otherwise one per node."""
+    try:
+        per_host = cat.server(server).gpus_per_host
+    except RaxError:  # a server name the catalogue does not hold (e.g. from an old plan): one host per node
+        per_host = gpus_per_node
+    per_host = max(1, min(per_host, gpus_per_node))
+    return {"hosts": nodes * -(-gpus_per_node // per_host), "gpus_per_host": per_host}
+
+
 def from_plan(plan: dict, shape, cat, moe: dict | None = None) -> dict:
     """The launch block of a plan's recommendation (training or serving)."""
     acc = plan["acceptance"]
@@ -66,7 +78,8 @@ def from_plan(plan: dict, shape, cat, moe: dict | None = None) -> dict:
     gpn = int(acc.get("gpus_per_node") or cat.server(acc["server"]).gpus_per_node)
     block = {"label": LABEL, "source": "rax plan", "workload": acc["workload"], "task": plan["workload"]["task"],
              "accelerator": acc["accelerator"], "server": acc["server"], "nodes": int(acc["nodes"]),
-             "gpus_per_node": gpn, "gpus": int(acc["gpus"]), "precision": acc["precision"],
+             "gpus_per_node": gpn, **host_fields(cat, acc["server"], int(acc["nodes"]), gpn),
+             "gpus": int(acc["gpus"]), "precision": acc["precision"],
              "seq_len": int(plan["workload"]["seq_len"] or (shape.seq if shape else 0)),
              "fabric": fabric_block(cat, acc["fabric"], acc["rails"]), "model": model_block(shape, moe)}
     if block["task"] == "infer":
@@ -109,7 +122,8 @@ def _predicted(workload, hw, cat, gpu, fabric, rails, precision, gpus: int, seq_
                        field="--gpus")
     nodes = max(1, -(-gpus // gpn))
     return {"label": LABEL, "source": "rax predict", "workload": workload, "accelerator": gpu,
-            "server": hw.name.split(" in ", 1)[-1], "nodes": nodes, "gpus_per_node": min(gpn, gpus), "gpus": gpus,
+            "server": hw.name.split(" in ", 1)[-1], "nodes": nodes, "gpus_per_node": min(gpn, gpus),
+            **host_fields(cat, hw.name.split(" in ", 1)[-1], nodes, min(gpn, gpus)), "gpus": gpus,
             "precision": precision, "seq_len": int(seq_len),
             "fabric": fabric_block(cat, fabric, rails or hw.rails_per_node or gpn) if nodes > 1 else None,
             "model": model_block(shape, moe)}
