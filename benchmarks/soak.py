@@ -12,6 +12,10 @@ SIGKILLed mid-sweep, so the failure path is soaked too. After each run it record
   live child processes, the run's namespaces still present, rax namespaces of dead owners,
   listening sockets held by the parent, and any listener of a rank on a wildcard address.
 
+`RAX_SOAK_DDP_RUNS=N` runs N emulated DDP steps back to back instead (no comm runs, no time
+limit) and counts how each ended: the figure for the end-of-rank SIGABRT of issue 20 (ranks now
+end through `measure.comm.rank.teardown`). A run that fails is recorded with its one-line reason.
+
 It then runs the heavier reliability checks at soak size: the fuzz targets with
 `RAX_FUZZ_EXAMPLES` (default 1000) and `RAX_STORE_KILLS` (default 200) kill -9s of a store
 writer. Prints a table of figures and a verdict per check; writes them as JSON to
@@ -35,6 +39,7 @@ from pathlib import Path
 import psutil
 
 MINUTES = float(os.environ.get("RAX_SOAK_MINUTES", 10))
+DDP_RUNS = int(os.environ.get("RAX_SOAK_DDP_RUNS", 0))
 RATE = os.environ.get("RAX_SOAK_RATE", "1gbit")
 WARMUP_RUNS = 4  # imports, allocator pools and torch's caches settle in the first runs
 RSS_GROWTH_MB = 40.0  # after warm-up: more than this over the soak is a leak
@@ -138,8 +143,8 @@ def _ddp(db: str, emulate: str | None) -> str:
     return "ok" if res.status == "complete" else f"FAILED: {res.status}"
 
 
-def _one(i: int, db: str, emulate: str | None) -> dict:
-    kind = "ddp" if i % 2 else "comm"
+def _one(i: int, db: str, emulate: str | None, only_ddp: bool = False) -> dict:
+    kind = "ddp" if i % 2 or only_ddp else "comm"
     inject = kind == "comm" and (i // 2) % 4 == 3
     watch = RankSockets()
     watch.start()
@@ -153,14 +158,14 @@ def _one(i: int, db: str, emulate: str | None) -> dict:
     return _sample(kind + (" +kill" if inject else ""), status, time.monotonic() - t0, watch.seen)
 
 
-def soak_runs(minutes: float, emulate: str | None) -> list[dict]:
+def soak_runs(minutes: float, emulate: str | None, ddp_runs: int = 0) -> list[dict]:
     rows, deadline = [], time.monotonic() + minutes * 60
     with tempfile.TemporaryDirectory(prefix="rax-soak-") as d:
         db = str(Path(d) / "soak.db")
         rows.append(_sample("start", "-", 0.0, set()))
         i = 0
-        while time.monotonic() < deadline or i < 2:
-            rows.append(_one(i, db, emulate))
+        while (i < ddp_runs) if ddp_runs else (time.monotonic() < deadline or i < 2):
+            rows.append(_one(i, db, emulate, only_ddp=bool(ddp_runs)))
             r = rows[-1]
             print(f"  {i:3d} {r['kind']:10s} {r['status'][:50]:50s} {r['wall_s']:6.1f} s  rss {r['rss_mb']:7.1f} MB"
                   f"  fds {r['fds']:3d}  children {r['children']}  netns {r['our_namespaces']}", flush=True)
@@ -216,6 +221,12 @@ def figures(rows: list[dict]) -> list[dict]:
     kinds = {k: [r for r in runs if r["kind"] == k] for k in sorted({r["kind"] for r in runs})}
     out = [{"figure": f"{k} runs", "value": len(v), "detail": f"median {statistics.median(r['wall_s'] for r in v):.1f} s",
             "pass": all(not r["status"].startswith("FAILED") for r in v)} for k, v in kinds.items()]
+    for k, v in kinds.items():
+        failed = [r["status"] for r in v if r["status"].startswith("FAILED")]
+        aborts = sum("SIGABRT" in st for st in failed)
+        out.append({"figure": f"{k} runs ended by SIGABRT / other failures", "value": f"{aborts} / {len(failed) - aborts}",
+                    "detail": "; ".join(sorted(set(st[8:120] for st in failed)))[:300] or "every run complete",
+                    "pass": not failed})
     out += [
         {"figure": "parent RSS after warm-up -> end (MB)", "value": f"{base['rss_mb']} -> {runs[-1]['rss_mb']}",
          "detail": f"max {max(rss)}; slope {_slope(rss):+.2f} MB/run over {len(rss)} runs",
@@ -243,11 +254,11 @@ def figures(rows: list[dict]) -> list[dict]:
     return out
 
 
-def _print(fig: list[dict], extra: dict | None, minutes: float, where: str) -> None:
+def _print(fig: list[dict], extra: dict | None, span: str, where: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title=f"RA:X soak: {minutes:g} min of comm + DDP runs {where}")
+    t = Table(title=f"RA:X soak: {span} of runs {where}")
     for col in ("figure", "value", "detail", "pass"):
         t.add_column(col)
     for f in fig:
@@ -266,14 +277,15 @@ def main() -> int:
     root = os.geteuid() == 0
     emulate = RATE if root else None
     where = f"over emulated {RATE} links (one rank per namespace)" if root else "on loopback (not root: no emulation)"
-    print(f"soak: {MINUTES:g} min {where}", flush=True)
-    rows = soak_runs(MINUTES, emulate)
+    span = f"{DDP_RUNS} DDP runs" if DDP_RUNS else f"{MINUTES:g} min"
+    print(f"soak: {span} {where}", flush=True)
+    rows = soak_runs(MINUTES, emulate, DDP_RUNS)
     fig = figures(rows)
     extra = None if os.environ.get("RAX_SOAK_EXTRAS", "1") == "0" else extras()
-    _print(fig, extra, MINUTES, where)
+    _print(fig, extra, span, where)
     out = Path(os.environ.get("RAX_SOAK_OUT", ROOT / "out" / "soak.json"))
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"minutes": MINUTES, "where": where, "runs": rows, "figures": fig, "extras": extra},
+    out.write_text(json.dumps({"minutes": MINUTES, "ddp_runs": DDP_RUNS, "where": where, "runs": rows, "figures": fig, "extras": extra},
                               indent=2, default=str))
     print(f"figures written to {out}")
     ok = all(f["pass"] for f in fig) and (extra is None or (extra["fuzz"]["ok"] and extra["store"]["ok"]))

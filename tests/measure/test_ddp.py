@@ -11,10 +11,34 @@ from raxlab.measure.ddp_options import DdpOptions
 from raxlab.store import Store
 
 
-def test_ddp_run_stores_every_phase_with_raw_samples(tmp_path):
+# Loaded by every rank (PYTHONPATH): notes a rank that reaches interpreter finalization, and which
+# backend threads were still running then (the issue 20 SIGABRT happened there).
+FINALIZE_PROBE = """
+import atexit, os
+def _probe():
+    names = sorted(open(f"/proc/self/task/{t}/comm").read().strip() for t in os.listdir("/proc/self/task"))
+    with open(os.environ["RAX_TEST_FINALIZED"], "a") as f:
+        f.write(f"rank {os.environ.get('RANK')} finalized beside {[n for n in names if n != 'python']}\\n")
+if os.environ.get("RAX_LAUNCH") and os.environ.get("RAX_TEST_FINALIZED"):
+    atexit.register(_probe)
+"""
+
+
+def test_ddp_run_stores_every_phase_with_raw_samples(tmp_path, monkeypatch):
     db = str(tmp_path / "d.db")
+    (tmp_path / "probe").mkdir()
+    (tmp_path / "probe" / "sitecustomize.py").write_text(FINALIZE_PROBE)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "probe"))
+    monkeypatch.setenv("RAX_TEST_FINALIZED", str(tmp_path / "finalized.txt"))
     opts = DdpOptions("small-cnn", batch=8, warmup=2, steps=4, timeout_s=60).validate()
-    run = run_ddp(opts, ranks=2, transport="gloo", store=db)
+    ends = []
+    run = run_ddp(opts, ranks=2, transport="gloo", store=db,
+                  on_event=lambda ev: ends.append(ev) if ev.get("ev") == "teardown" else None)
+    # Every rank ends through rank.teardown: last barrier, group destroyed, os._exit. The gloo
+    # threads outlive destroy_process_group, so no rank may enter interpreter finalization.
+    assert sorted(e["rank"] for e in ends) == [0, 1]
+    assert all("pt_gloo_runloop" in e["threads_left"] for e in ends)
+    assert not (tmp_path / "finalized.txt").exists(), (tmp_path / "finalized.txt").read_text()
     stored = Store(db).get_run(run.run_id)
     assert stored["status"] == "complete" and stored["kind"] == "bench.ddp"
     names = [p["name"] for p in stored["points"]]

@@ -305,11 +305,16 @@ def _culprit(procs: list[_Rank], what: str) -> RankFailure:
 
 
 def _last_err(r: _Rank) -> str:
-    """The rank's last words: the end of its stderr (a traceback's last line), else stdout."""
+    """The rank's last words: the end of its stderr (a traceback's last line), else stdout. After
+    a fatal signal the rank's faulthandler dump of every thread follows the cause (a C++ abort's
+    message): the line before "Fatal Python error" is the one that says why."""
     try:
         lines = [ln for ln in r.err_path.read_text(errors="replace").splitlines() if ln.strip()]
     except (OSError, AttributeError):
         lines = []
+    fatal = [i for i, ln in enumerate(lines) if ln.startswith("Fatal Python error")]
+    if fatal:
+        lines = lines[:fatal[-1]] or lines[fatal[-1]:fatal[-1] + 1]
     lines = lines or list(r.tail)
     return lines[-1].strip()[:300] if lines else "no output"
 

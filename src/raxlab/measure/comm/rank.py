@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import datetime
+import faulthandler
 import json
 import math
 import mmap
@@ -191,8 +192,10 @@ def _report_nodes(ctx: RankContext) -> None:
 
 
 def worker_main(main: Callable[[], None]) -> None:
-    """Run a worker's `main`; any failure becomes one error event and exit code 1."""
+    """Run a worker's `main`; any failure becomes one error event and exit code 1, success ends
+    with `teardown` (exit code 0). A worker never returns into interpreter finalization."""
     die_with_parent()
+    faulthandler.enable(all_threads=True)  # a C++ abort still prints where every Python thread was
     rank = int(os.environ.get("RANK", "-1"))
     try:
         main()
@@ -206,12 +209,59 @@ def worker_main(main: Callable[[], None]) -> None:
         emit({"ev": "error", "rank": rank, "message": msg})
         sys.stderr.flush()
         os._exit(1)  # skip interpreter teardown: it can hang on a broken process group
-    _shutdown()
+    teardown()
 
 
-def _shutdown() -> None:
+# Native threads that torch and gloo name (c10::setThreadName): the process group's workers, its
+# TCP loop, the store server, NCCL's watchdog and heartbeat monitor.
+BACKEND_THREADS = ("pt_gloo", "gloo_", "pt_tcpstore", "pt_nccl")
+
+
+def backend_threads() -> list[str]:
+    """Names of this process's live backend threads (Linux: /proc/self/task/*/comm)."""
+    names = []
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/comm") as f:
+                name = f.read().strip()
+        except OSError:
+            continue
+        if name.startswith(BACKEND_THREADS):
+            names.append(name)
+    return sorted(names)
+
+
+def teardown() -> None:
+    """End a rank whose results are all out, in an order that cannot abort.
+
+    Interpreter finalization (and the C++ static destructors after it) must not run beside live
+    backend threads: CPython 3.11 ends a native thread that takes the GIL during finalization
+    with pthread_exit, whose forced unwind through a noexcept C++ frame is `std::terminate`
+    ("terminate called without an active exception", SIGABRT; pytorch/pytorch#179291 describes
+    it for gloo's worker threads), and destructors of objects such threads still use race them
+    (in this torch build gloo's tcp::Loop destructor calls std::terminate when its thread is still
+    joinable, which its shutdown leaves so once another caller has begun it). Issue 20: 1 in 25 emulated DDP runs aborted so at the end. And the threads
+    cannot be stopped from here: after `destroy_process_group` and a full garbage collection the
+    gloo group's workers, its TCP loop and rank 0's store server are still running (the C++ side
+    keeps the group; gloo has no shutdown), which every rank reports as `threads_left`.
+    So: a last barrier (no collective in flight on any rank, and no peer still needs this rank's
+    store), the group destroyed (NCCL's shutdown happens here), stdio flushed, then `os._exit`,
+    which runs no finalizer and no static destructor: the kernel ends the threads."""
     import torch.distributed as dist
 
     if dist.is_initialized():
+        _last_barrier(dist)
         dist.destroy_process_group()
+    emit({"ev": "teardown", "threads_left": backend_threads()})
     sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def _last_barrier(dist) -> None:
+    if dist.get_backend() == "nccl":
+        import torch
+
+        dist.barrier(device_ids=[torch.cuda.current_device()])
+    else:
+        dist.barrier()
