@@ -97,3 +97,19 @@ def test_deprecated_workload_flag_warns_on_stderr(capsys):
 def test_workload_is_required(capsys):
     assert main(["predict", "--gpu", "h100-sxm"]) == 2
     assert "WORKLOAD" in capsys.readouterr().err
+
+
+def test_expert_and_context_parallel_flags(capsys):
+    base = ["predict", "mixtral-8x7b", "--gpu", "h100-sxm", "--fabric", "ib-ndr", "--gpus", "64", "--pp", "4",
+            "--json"]
+    assert main([*base, "--ep", "8"]) in (0, 4)
+    d = json.loads(capsys.readouterr().out)
+    assert d["layout"]["ep"] == 8 and d["layout"]["etp"] == 1
+    comm = d["terms"]["communication"]
+    assert comm["ep_dispatch_combine_all_to_all"] > 0 and d["terms_s"]["expert_compute"] > 0
+    assert d["model"]["active_params"] < d["model"]["params"] / 3
+    assert main([*base, "--ep", "3"]) == 2  # 8 experts are not divisible by 3
+    assert capsys.readouterr().err.strip().startswith("rax: error: ep:")
+    assert main([*base, "--cp", "2", "--ep", "8"]) in (0, 4)  # 4096 tokens in 2·cp chunks; EP folds into cp·dp
+    d = json.loads(capsys.readouterr().out)
+    assert d["layout"]["cp"] == 2 and d["layout"]["dp"] == 8

@@ -130,3 +130,12 @@ def test_mla_kv_cache_is_the_latent_whole_on_every_rank():
     gqa = TransformerShape(hidden=8192, layers=80, heads=64, kv_heads=8, ffn=28672, vocab=128256, seq=8192)
     assert float(kv_bytes_per_token_gpu(gqa, 8, 2)) == pytest.approx(gqa.kv_cache_bytes_per_token(2) / 8)
     assert np.isclose(gqa.kv_cache_bytes_per_token(2), 2 * 80 * 8 * 128 * 2)
+
+
+def test_rank_imbalance_is_one_at_ep_1_and_the_expert_factor_at_one_expert_per_rank():
+    one, full = as_arrays(Layout(dp=8, global_batch=8)), as_arrays(Layout(dp=8, ep=8, global_batch=8))
+    assert float(moe.rank_imbalance(MIXTRAL, one, 1.25)) == 1.0
+    assert float(moe.rank_imbalance(MIXTRAL, full, 1.25)) == pytest.approx(1.25)
+    half = as_arrays(Layout(dp=64, ep=64, global_batch=64))
+    # 4 of 256 experts per rank: the excess shrinks by sqrt((1 - 4/256) / (4 (1 - 1/256)))
+    assert float(moe.rank_imbalance(DSV3, half, 1.25)) == pytest.approx(1 + 0.25 * ((252 / 256) / (4 * 255 / 256)) ** 0.5)

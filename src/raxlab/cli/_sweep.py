@@ -5,7 +5,7 @@ from __future__ import annotations
 from raxlab.cli.common import console
 
 COLUMNS = (("gpu", "gpu"), ("fabric", "fabric"), ("precision", "prec"), ("tp", "tp"), ("pp", "pp"), ("dp", "dp"),
-           ("vpp", "vpp"), ("micro_batch", "mb"), ("zero", "ZeRO"), ("recompute", "recompute"))
+           ("vpp", "vpp"), ("cp", "cp"), ("ep", "ep"), ("micro_batch", "mb"), ("zero", "ZeRO"), ("recompute", "recompute"))
 
 
 def render_sweep(d: dict) -> None:

@@ -204,13 +204,15 @@ def _network_table(plan):
     v = plan["verdicts"]["network"]
     if not v["rows"]:
         return None
+    moe = any(r.get("all_to_all_share") for r in v["rows"])  # a MoE workload: show the EP all-to-all share
     t = _table(f"network verdict ({v['basis']}) on {v['hardware']['nodes']} x {v['hardware']['accelerator']} nodes "
                f"(tie threshold {_pct(v['tie_threshold'])})",
-               ("fabric", "family", "rails", "time", "scaling eff.", "exposed comm", "CAPEX delta", "TCO delta",
-                "cost/unit", "meets"))
+               ("fabric", "family", "rails", "time", "scaling eff.", "exposed comm", *(("of it all-to-all",) if moe else ()),
+                "CAPEX delta", "TCO delta", "cost/unit", "meets"))
     for r in v["rows"]:
+        a2a = (_pct(r.get("all_to_all_share")),) if moe else ()
         _add(t, r["fabric"], r["family"], str(r["rails"]), _t(r["time_to_target_s"]), _pct(r["scaling_efficiency"]),
-                  _pct(r["exposed_comm_share"]), _money(r["capex_delta_usd"]), _money(r["tco_delta_usd"]),
+                  _pct(r["exposed_comm_share"]), *a2a, _money(r["capex_delta_usd"]), _money(r["tco_delta_usd"]),
                   _money(r["cost_per_unit"]), "yes" if r["meets_targets"] else "no")
     return t
 

@@ -15,7 +15,8 @@ SOURCE_CHARS = 240
 
 def _layout(row_layout: dict) -> Layout:
     keys = ("tp", "pp", "dp", "micro_batch", "global_batch", "vpp", "zero", "recompute", "sequence_parallel")
-    return Layout(**{k: row_layout[k] for k in keys})
+    moe_cp = {k: row_layout[k] for k in ("ep", "etp", "cp") if k in row_layout}  # MoE / long context only
+    return Layout(**{k: row_layout[k] for k in keys}, **moe_cp)
 
 
 def hardware_for(ctx, i: int):

@@ -95,7 +95,7 @@ def per_gpu_reference(opts, m, i: int) -> tuple[float, int]:
 def _row(opts, m, r: int, base: int, cat, ref: tuple[float, int]) -> dict:
     row = opts.row(r, m)
     out = {k: row[k] for k in ("fabric", "rails", "nic", "time_to_target_s", "rate", "exposed_comm_share",
-                               "network_comm_share", "capex_usd", "tco_usd", "cost_per_unit", "meets_targets",
+                               "network_comm_share", "all_to_all_share", "capex_usd", "tco_usd", "cost_per_unit", "meets_targets",
                                "shortfall", "comm_basis", "layout")}
     out["family"] = family(cat, row["fabric"])
     out["node_bandwidth_GBps"] = _node_bw(opts, r) / 1e9
@@ -167,7 +167,8 @@ def _by_family(rows: list[dict]) -> dict:
         ok = [r for r in mine if r["meets_targets"]]
         best = min(ok, key=lambda r: r["tco_usd"]) if ok else min(mine, key=_slow)
         out[fam] = {k: best[k] for k in ("fabric", "rails", "time_to_target_s", "tco_usd", "cost_per_unit",
-                                         "meets_targets", "exposed_comm_share", "node_bandwidth_GBps")}
+                                         "meets_targets", "exposed_comm_share", "all_to_all_share",
+                                         "node_bandwidth_GBps")}
     return out
 
 

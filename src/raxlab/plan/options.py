@@ -95,6 +95,8 @@ class Options:
                "global_batch": int(self.global_batch), "vpp": int(c["vpp"][i]), "zero": int(c["zero"][i]),
                "recompute": RECOMPUTE[int(c["recompute"][i])], "sequence_parallel": bool(c["sp"][i])}
         lay["grad_accum"] = lay["global_batch"] // max(lay["micro_batch"] * lay["dp"], 1)
+        if "ep" in c and (c["ep"][i] > 1 or c["cp"][i] > 1):  # MoE / long context: expert and context parallel
+            lay.update(ep=int(c["ep"][i]), etp=int(c["etp"][i] or c["tp"][i]), cp=int(c["cp"][i]))
         return lay
 
     def row(self, i: int, m: dict | None = None) -> dict:
@@ -113,6 +115,7 @@ class Options:
             "time_to_target_s": _f(m["time"][i]), "mfu": float(c["mfu"][i]),
             "memory_per_gpu_gib": float(c["memory_bytes"][i]) / GIB,
             "exposed_comm_share": float(c["comm_s"][i]) / step, "network_comm_share": float(c["net_comm_s"][i]) / step,
+            "all_to_all_share": float(c["a2a_s"][i]) / step if "a2a_s" in c else 0.0,
             "capex_usd": float(m["capex"][i]), "tco_usd": float(m["tco"][i]), "energy_usd": float(c["energy"][i]),
             "it_power_kw": float(c["it_avg_w"][i]) / 1e3, "it_peak_kw": float(c["it_peak_w"][i]) / 1e3,
             "facility_power_kw": float(c["facility_w"][i]) / 1e3, "rack_units": _f(c["rack_units"][i]),

@@ -28,16 +28,18 @@ import numpy as np
 
 from raxlab.predict.hardware import stack_hardware, take
 from raxlab.predict.layout import PROBLEMS, LayoutArrays, layout_problems, make_arrays
-from raxlab.predict.vectorized import evaluate_training
+from raxlab.predict.vectorized import context_options, evaluate_training, expert_options
 
 # Layouts within 0.1 % of each other are not worth the complexity: the simpler one is kept
 # (no ZeRO, no recompute, no pipeline, less tensor parallelism). Reported times are unpenalised.
 SIMPLER = 1e-3
 TOP_K = 3
 BEATEN_MARGIN = 0.02  # overall best layouts carried to stage B, besides the best per pp / tp / ZeRO stage
-COMM = ("tp_comm", "pp_p2p", "dp_comm", "fsdp_comm")
-NET_COMM = ("pp_p2p", "dp_comm", "fsdp_comm")  # the terms a scale-out fabric can change
-LAYOUT_COLS = ("tp", "pp", "dp", "mb", "zero", "recompute", "sp", "vpp")
+COMM = ("tp_comm", "pp_p2p", "dp_comm", "fsdp_comm", "ep_all_to_all", "expert_dp_comm", "cp_comm")
+# the terms a scale-out fabric can change (EP all-to-all and CP only once their groups leave the node)
+NET_COMM = ("pp_p2p", "dp_comm", "fsdp_comm", "ep_all_to_all", "expert_dp_comm", "cp_comm")
+LAYOUT_COLS = ("tp", "pp", "dp", "mb", "zero", "recompute", "sp", "vpp", "ep", "etp", "cp")
+
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Model:
     seq: int | None = None  # tokens per sample (None: not a language model)
     w_bytes: float = 2.0  # weight bytes (fp8 recipes keep 16-bit weights; fp32/tf32 4)
     lora_rank: int = 0  # LoRA fine-tuning: adapters of this rank, base frozen (0: all weights trained)
+    experts: int | None = None  # routed experts per MoE block (None: dense)
 
 
 @dataclass
@@ -92,18 +95,26 @@ def _divisors(n: int, cap: int) -> list[int]:
     return [d for d in range(1, min(n, cap) + 1) if n % d == 0]
 
 
-def layout_grid(gpus: int, g: int, global_batch: int, micro_batches, transformer: bool = True) -> LayoutArrays:
+def layout_grid(gpus: int, g: int, global_batch: int, micro_batches, transformer: bool = True,
+                experts: int | None = None, seq: int | None = None) -> LayoutArrays:
     """The layouts of `predict.vectorized.candidate_grid` (TP <= a node, PP <= 64, micro-batch,
-    recompute none/selective/full, ZeRO 0/1/3, sequence parallel on), built with numpy."""
+    recompute none/selective/full, ZeRO 0/1/3, sequence parallel on), built with numpy; for a MoE
+    model also EP with expert TP 1 or = TP, for long sequences also CP (`vectorized.expert_options`,
+    `vectorized.context_options`). Impossible combinations are flagged by `layout_problems`."""
     tps = _divisors(gpus, g) if transformer else [1]
-    pairs = np.array([(tp, pp) for tp in tps for pp in (_divisors(gpus // tp, 64) if transformer else [1])], float)
+    quads = [(tp, pp, cp, ep, etp) for tp in tps for cp in context_options(gpus, seq, transformer)
+             if (gpus // tp) % cp == 0
+             for pp in (_divisors(gpus // (tp * cp), 64) if transformer else [1])
+             for ep, etp in expert_options(experts, tp)]
+    pairs = np.array(quads, float)
     rest = np.array(list(itertools.product(micro_batches, (0, 1, 2), (0, 1, 3))), float)
-    tp, pp = (np.repeat(pairs[:, i], len(rest)) for i in (0, 1))
+    tp, pp, cp, ep, etp = (np.repeat(pairs[:, i], len(rest)) for i in range(5))
     mb, rc, zero = (np.tile(rest[:, i], len(pairs)) for i in (0, 1, 2))
     # attn 3: the generation's native fused attention kernel (cuDNN / FlashAttention-3 class on
     # Hopper and Blackwell as Transformer Engine uses it; FlashAttention-2 on Ampere)
-    return make_arrays(tp=tp, pp=pp, dp=gpus / (tp * pp), mb=mb, gb=global_batch, recompute=rc, zero=zero,
-                       vpp=1, sp=1, attn=3)
+    return make_arrays(tp=tp, pp=pp, dp=gpus / (tp * pp * cp), mb=mb, gb=global_batch, recompute=rc, zero=zero,
+                       vpp=1, sp=1, attn=3, ep=ep, etp=etp, cp=cp)
+
 
 
 def _kv_problem(la: LayoutArrays, kv: int | None) -> np.ndarray:
@@ -188,7 +199,8 @@ def _pick(gid: np.ndarray, step: np.ndarray, la: LayoutArrays) -> np.ndarray:
     if not len(fin):
         return keep
     gid, step = gid[fin], step[fin]
-    cols = [np.asarray(c)[fin] for c in (la.pp, la.tp, la.zero * 1024 + la.mb, la.zero * 1024 + la.pp)]
+    cols = [np.asarray(c)[fin] for c in (la.pp, la.tp, la.zero * 1024 + la.mb, la.zero * 1024 + la.pp,
+                                          la.ep * 64 + la.cp)]
     by_step = np.argsort(step)
     order = _then_by(by_step, gid)
     gs = gid[order]
@@ -301,11 +313,13 @@ def _columns(model, groups, grp, variants, la, out, best) -> dict:
     """Option columns from evaluated rows `best` (one per option; `variants` aligned with it)."""
     comm = sum(out["terms"].get(k, 0.0) for k in COMM)  # the generic (data-parallel) model has no tp/pp terms
     net = sum(out["terms"].get(k, 0.0) for k in NET_COMM)
+    a2a = out["terms"].get("ep_all_to_all", 0.0)
     cols = {"base": np.array([g.base for g in groups])[grp[best]], "nodes": np.array([g.nodes for g in groups])[grp[best]],
             "gpus": np.array([g.gpus for g in groups])[grp[best]], "variant": variants,
             "step_time_s": out["step_time_s"][best], "samples_per_s": out["samples_per_s"][best],
             "mfu": out["mfu"][best], "memory_bytes": out["memory_bytes"][best],
-            "comm_s": np.broadcast_to(comm, la.tp.shape)[best], "net_comm_s": np.broadcast_to(net, la.tp.shape)[best]}
+            "comm_s": np.broadcast_to(comm, la.tp.shape)[best], "net_comm_s": np.broadcast_to(net, la.tp.shape)[best],
+            "a2a_s": np.broadcast_to(a2a, la.tp.shape)[best]}
     cols["tokens_per_s"] = cols["samples_per_s"] * (model.seq or 0)
     for c in LAYOUT_COLS:
         cols[c] = np.asarray(getattr(la, c))[best]
@@ -314,7 +328,7 @@ def _columns(model, groups, grp, variants, la, out, best) -> dict:
 
 def _empty_cols() -> dict:
     keys = ("base", "nodes", "gpus", "variant", "step_time_s", "samples_per_s", "mfu", "memory_bytes", "comm_s",
-            "net_comm_s", "tokens_per_s", *LAYOUT_COLS)
+            "net_comm_s", "a2a_s", "tokens_per_s", *LAYOUT_COLS)
     return {k: np.zeros(0) for k in keys}
 
 
@@ -350,7 +364,8 @@ def models_for(card, spec, precisions) -> dict:
         w = max(dtype_bytes(p), 2.0)
         if shape is not None:
             out[p] = Model(shape, True, gb, mbs, heads=shape.heads, kv_heads=shape.kv, layers=shape.layers,
-                           seq=shape.seq, w_bytes=w, lora_rank=int(getattr(spec, "lora_rank", None) or 0))
+                           seq=shape.seq, w_bytes=w, lora_rank=int(getattr(spec, "lora_rank", None) or 0),
+                           experts=shape.moe.experts if shape.moe else None)
         else:
             traced = 4.0 if card.trace.get("dtype", "float32") == "float32" else 2.0
             mbs_g = tuple(sorted({b for b in (1, 2, 4, 8, 16, 32, 64, 128, spec.micro_batch) if b <= gb}))

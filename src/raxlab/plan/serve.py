@@ -109,7 +109,7 @@ def _frontend(cat, space, base, nodes: int, cache: dict):
 def _result(space, picks: list[dict], cat) -> SearchResult:
     variants = [SINGLE_NODE]
     cols = {k: [] for k in ("base", "nodes", "gpus", "variant", "step_time_s", "samples_per_s", "tokens_per_s", "mfu",
-                            "memory_bytes", "comm_s", "net_comm_s", "p99_s", "ttft_p99_s", *LAYOUT_COLS)}
+                            "memory_bytes", "comm_s", "net_comm_s", "a2a_s", "p99_s", "ttft_p99_s", *LAYOUT_COLS)}
     cache: dict = {}
     for p in picks:
         base = space.bases[p["base"]]
@@ -119,7 +119,8 @@ def _result(space, picks: list[dict], cat) -> SearchResult:
         variants.append(v)
         vals = {"base": p["base"], "nodes": p["nodes"], "gpus": p["replicas"] * p["tp"], "variant": len(variants) - 1,
                 "step_time_s": p["tpot"], "samples_per_s": p["replicas"] * p["cap"], "tokens_per_s": p["tok"],
-                "mfu": math.nan, "memory_bytes": p["memory"], "comm_s": 0.0, "net_comm_s": 0.0, "p99_s": p["p99"],
+                "mfu": math.nan, "memory_bytes": p["memory"], "comm_s": 0.0, "net_comm_s": 0.0, "a2a_s": 0.0,
+                "p99_s": p["p99"], "ep": 1, "etp": 0, "cp": 1,
                 "ttft_p99_s": p["ttft_p99"],
                 "tp": p["tp"], "pp": 1, "dp": p["replicas"], "mb": p["batch"], "zero": 0, "recompute": 0, "sp": 0, "vpp": 1}
         for k, val in vals.items():

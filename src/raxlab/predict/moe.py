@@ -28,10 +28,14 @@ sequence-parallel shard; Megatron-Core requires sequence parallelism with EP and
   expert weights every micro-batch, prefetched under the expert compute).
 
 Routing imbalance ι (`data/moe.yaml`): the slowest EP rank sets every MoE block's pace, so its
-load over the mean multiplies the expert compute and the all-to-all. Default 1.25: the expert
-capacity Switch Transformer provisions over a perfectly balanced load (Fedus et al. 2022, JMLR
-23(120), §2.2 and Table 1) and Megatron-Core's recommended capacity factor range; override it
-with a measured value (`rax predict --moe-imbalance`).
+load over the mean multiplies the expert compute and the all-to-all. The prior is per expert:
+1.25, the expert capacity Switch Transformer provisions over a perfectly balanced load (Fedus et
+al. 2022, JMLR 23(120), §2.2 and Table 1), override it with a measured value (`rax predict
+--moe-imbalance`). A rank holds n = E/ep experts; the tokens its experts get are a share of a
+fixed total, so the excess of their sum over its mean shrinks like a sample of n drawn without
+replacement from E: by √((1 − n/E) / (n·(1 − 1/E))) (the finite-population correction). The
+busiest rank carries 1 + (ι − 1)·√((1 − n/E) / (n·(1 − 1/E))) (estimate; exact at the ends: ι
+with one expert per rank, 1 at EP 1, where every GPU runs every expert on its own tokens).
 """
 
 from __future__ import annotations
@@ -77,6 +81,14 @@ def check_imbalance(value: float | None) -> float:
         raise RaxError(f"must be a load factor >= 1 (max / mean tokens per EP rank), got {value}",
                        field="moe_imbalance")
     return float(value)
+
+
+def rank_imbalance(shape, la, imbalance):
+    """Load of the busiest EP rank over the mean (see the module docstring)."""
+    e = float(shape.moe.experts)
+    n = e / la.ep  # experts per rank
+    shrink = np.sqrt(np.maximum(1.0 - n / e, 0.0) / (n * max(1.0 - 1.0 / e, 1e-9))) if e > 1 else 0.0 * n
+    return 1.0 + (imbalance - 1.0) * shrink
 
 
 def _grouped(m, n, k, experts, hc):
@@ -131,9 +143,11 @@ def terms(shape, la, hc, lc, m, layers_on_stage, imbalance, dense_grad_s, bwd_wi
     `dense_grad_s`: the dense gradient all-reduce's time and `bwd_window` the backward it hides
     under (the expert gradients get what the dense ones leave)."""
     n = stage_moe_blocks(shape, layers_on_stage)
-    t_f, t_b = expert_block_cost(shape, la, hc, imbalance)
+    iota = rank_imbalance(shape, la, imbalance)
+    t_f, t_b = expert_block_cost(shape, la, hc, iota)
     rec = np.where(la.recompute >= 2, t_f, 0.0)
-    a2a = 4.0 * a2a_time(shape, la, hc, imbalance) + np.where(la.recompute >= 2, 2.0 * a2a_time(shape, la, hc, imbalance), 0.0)
+    one = a2a_time(shape, la, hc, iota)
+    a2a = 4.0 * one + np.where(la.recompute >= 2, 2.0 * one, 0.0)  # full recompute repeats the forward's two
     window = lc.fwd + lc.bwd + t_f + t_b
     exposed = np.where(la.moe_overlap > 0, np.maximum(a2a - window, 0.0), a2a)
     per_mb = n * (t_f + t_b + rec + exposed)
@@ -173,7 +187,7 @@ def memory(shape, la, m, layers_on_stage, w_bytes, imbalance, pipeline_factor):
     g = p * la.grad_bytes / np.where(la.zero >= 2, edp, 1.0)
     o = p * 12.0 / np.where(la.zero >= 1, edp, 1.0)
     m_ = shape.moe
-    copies = imbalance * tokens_per_gpu(shape, la) * m_.top_k
+    copies = rank_imbalance(shape, la, imbalance) * tokens_per_gpu(shape, la) * m_.top_k
     per_block = ACT * copies * (shape.hidden + 3.0 * m_.expert_ffn / la.expert_tp)
     act = np.where(la.recompute >= 2, 0.0, per_block * shape.moe.moe_layers * pipeline_factor)
     return {"expert_weights": w, "expert_gradients": g, "expert_optimizer": o, "expert_activations": act}

@@ -16,9 +16,10 @@ from typing import Any
 GIB = 2.0**30
 
 # How the core's fine-grained terms are grouped in reports.
-COMPUTE_TERMS = ("matmul", "attention", "elementwise", "output_layer", "launch_overhead")
+COMPUTE_TERMS = ("matmul", "attention", "elementwise", "output_layer", "launch_overhead", "expert_compute")
 COMM_TERMS = {"tp_comm": "tp_activation_allreduce", "pp_p2p": "pp_p2p", "dp_comm": "dp_grad_sync",
-              "fsdp_comm": "zero3_fsdp_gather_scatter"}
+              "fsdp_comm": "zero3_fsdp_gather_scatter", "ep_all_to_all": "ep_dispatch_combine_all_to_all",
+              "expert_dp_comm": "expert_grad_sync", "cp_comm": "cp_kv_exchange"}
 
 
 @dataclass
@@ -74,11 +75,14 @@ class Projection:
         t = self.terms
         by_class = {k: t[k] for k in COMPUTE_TERMS if k in t}
         out: dict[str, Any] = {"compute": sum(by_class.values()), "compute_by_class": by_class,
-                               "recompute": t.get("recompute"),
+                               "recompute": (t.get("recompute") or 0.0) + t["expert_recompute"]
+                               if "expert_recompute" in t else t.get("recompute"),
                                "communication": {v: t[k] for k, v in COMM_TERMS.items() if k in t},
                                "bubble": t.get("bubble")}
         for k in ("optimizer", "step_overhead", "data_loading"):
             out[k] = t.get(k)
+        if "expert_optimizer" in t:  # MoE: the routed experts' optimizer step
+            out["optimizer"] = (out["optimizer"] or 0.0) + t["expert_optimizer"]
         return out
 
     def to_dict(self) -> dict[str, Any]:

@@ -19,20 +19,23 @@ def plan_band(plan: dict | None) -> dict | None:
 
 def network_table(net: dict, band: dict | None) -> Table:
     lab = projected(band, "fabric comparison at the recommended GPUs and node count")
+    moe = any(r.get("all_to_all_share") for r in net.get("rows") or [])  # MoE: the EP all-to-all part of it
     rows = []
     for r in net.get("rows") or []:
+        a2a = [cell(fmt.pct(r.get("all_to_all_share")), value=r.get("all_to_all_share"))] if moe else []
         own = Label("measured", "measured fabric fit") if r.get("comm_basis") == "measured" else None
         rows.append([Cell(f"{r.get('fabric')} ({r.get('family') or '?'})"), cell(fmt.text(r.get("rails")), value=r.get("rails")),
                      cell(fmt.seconds(r.get("time_to_target_s")), value=r.get("time_to_target_s")),
                      cell(fmt.pct(r.get("scaling_efficiency")), value=r.get("scaling_efficiency")),
-                     cell(fmt.pct(r.get("exposed_comm_share")), value=r.get("exposed_comm_share")),
+                     cell(fmt.pct(r.get("exposed_comm_share")), value=r.get("exposed_comm_share")), *a2a,
                      cell(fmt.usd(r.get("capex_delta_usd")), value=r.get("capex_delta_usd")),
                      cell(fmt.usd(r.get("tco_delta_usd")), value=r.get("tco_delta_usd")),
                      cell(fmt.g(r.get("cost_per_unit")), value=r.get("cost_per_unit")),
                      Cell("yes" if r.get("meets_targets") else "no"),
                      Cell(f"network: {r.get('comm_basis') or 'N/A'}", own)])
     cols = [Column("fabric"), Column("rails"), Column("time to target", lab, True), Column("scaling efficiency", lab, True),
-            Column("exposed comm. share", lab, True), Column("CAPEX vs recommended", lab, True),
+            Column("exposed comm. share", lab, True),
+            *([Column("of it EP all-to-all", lab, True)] if moe else []), Column("CAPEX vs recommended", lab, True),
             Column("TCO vs recommended", lab, True), Column("cost per unit", lab, True), Column("meets targets"),
             Column("basis")]
     return Table(cols, rows, "Every fabric on the recommended accelerator, server, precision and node count, each "
