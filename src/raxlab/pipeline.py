@@ -149,13 +149,25 @@ class Pipeline:
     def _summary(self) -> dict:
         return {"run_id": self.run_id, "workload": self.wl.name,
                 "stages": {k: v.status for k, v in self.stages.items()},
+                "answer": self._answer(),
                 "report": (self.stages.get("report") or StageResult("skipped")).summary}
+
+    def _answer(self) -> dict | None:
+        """The plan's answer (plan/answer.py), from the plan this run stored (a resumed run's too)."""
+        from raxlab.plan.answer import answer
+
+        if (self.stages.get("plan") or StageResult("skipped")).status != "ok":
+            return None
+        return answer(self.store.get_run(self.run_id)["artifacts"].get("plan"))
 
     # -- stages --------------------------------------------------------------------------
     def _do_card(self) -> StageResult:
         from raxlab.workload import build_card
+        from raxlab.workload.cardcache import card_for
 
-        card = build_card(self.wl).to_dict()
+        # traced here, and kept in the card cache so a `rax predict` of this workload afterwards is warm
+        card = card_for(self.opts.workload, trust_code=self.opts.trust_code, build=lambda: build_card(self.wl),
+                        refresh=True)[0].to_dict()
         self.store.put_artifact(self.run_id, "card", card)
         return StageResult("ok", summary={"params": card["params"], "train_flops_per_sample": card["train_flops_per_sample"]})
 

@@ -45,6 +45,43 @@ def run(args) -> int:
 
 
 def _final(s: dict) -> None:
+    """The answer first (what to buy, cost, time, verdicts and how sure), then where the report is."""
     report = (s.get("report") or {}).get("path")
     print(f"run {s['run_id']} done: " + ", ".join(f"{k} {v}" for k, v in s["stages"].items()))
+    if s.get("answer"):
+        render_answer(s["answer"])
+    else:
+        print("no plan in this run (the plan stage did not finish): no purchase guideline")
     print(f"report: {report}" if report else f"report: rax report {s['run_id']}")
+
+
+def render_answer(a: dict) -> None:
+    from raxlab.cli.common import console
+
+    out = console()
+    ok = "meets every target" if a["meets_targets"] else "MEETS NOT every target: the closest candidate"
+    out.print(f"answer ({ok}; every number below is projected from the measurements and the catalogue):", style="bold")
+    for line in a["guideline"]:
+        out.print(f"  - {line}")
+    v = a["verdicts"]
+    for name, label in (("network", "network verdict"), ("precision", "precision verdict"),
+                        ("accelerator", "GPU verdict")):
+        sure = _sureness(v.get(name) or {})
+        if sure:
+            out.print(f"  {label}: {sure}", style="dim")
+    if a.get("missing"):
+        out.print(f"  missing: {a['missing']}")
+
+
+def _sureness(v: dict) -> str:
+    """How sure a verdict is: its basis and the tie threshold it was judged against."""
+    from raxlab.report import fmt
+
+    bits = []
+    if v.get("basis"):
+        bits.append(f"basis {v['basis']}")
+    if v.get("tie_threshold") is not None:
+        bits.append(f"differences under {fmt.pct(v['tie_threshold'])} are ties")
+    if v.get("confidence"):
+        bits.append(f"confidence {v['confidence']}")
+    return "; ".join(bits)
