@@ -77,7 +77,8 @@ def _summary_rows(card: dict) -> list[tuple[str, str]]:
         ("optimizer state (Adam)", si(card["optimizer_state_bytes"], "B")),
         ("optimizer step traffic", si(card["optimizer_step_bytes"], "B")),
         ("tokens / sample", str(card["tokens_per_sample"] or "-")),
-        ("sample on disk / decode", f"{si(card['sample_bytes'], 'B')} / {card['decode_s_per_sample'] * 1e6:.1f} us"),
+        ("sample on disk / decode", f"{si(card['sample_bytes'], 'B')} / " + (
+            "N/A" if card["decode_s_per_sample"] is None else f"{card['decode_s_per_sample'] * 1e6:.1f} us")),
     ]
 
 

@@ -76,7 +76,7 @@ class WorkloadCard:
     activation_bytes_per_sample: int
     activation_bytes_fixed: int
     sample_bytes: float
-    decode_s_per_sample: float
+    decode_s_per_sample: float | None  # None: no sample window to decode (a meta-only model)
     tokens_per_sample: int | None
     image_size: int | None
     layer_shape: dict[str, Any] | None

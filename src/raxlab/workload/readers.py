@@ -98,11 +98,15 @@ class TokenReader:
     """A packed token stream cut into windows of `seq_len` tokens."""
 
     def __init__(self, tokens: torch.Tensor, seq_len: int, bytes_on_disk: int, load_s: float, where: str,
-                 truncated: str | None = None):
+                 truncated: str | None = None, short_ok: bool = False):
         self.truncated = truncated
-        if tokens.numel() < seq_len:
+        # A meta-only model is carded and projected, never fed: a sample shorter than one
+        # sequence still gives bytes per token for storage sizing (`short_ok`, no windows).
+        if tokens.numel() < seq_len and not short_ok:
             raise RaxError(f"{where} has {tokens.numel()} tokens; seq_len {seq_len} needs at least {seq_len}",
                            field="data")
+        if tokens.numel() == 0:
+            raise RaxError(f"{where} has no tokens", field="data")
         self.tokens, self.seq_len, self.where = tokens, seq_len, where
         self.bytes_on_disk, self.load_s = bytes_on_disk, load_s
         self.n = tokens.numel() // seq_len
@@ -116,8 +120,11 @@ class TokenReader:
 
     def random_batch(self, batch_size: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
         """Windows at random offsets (more variety than aligned windows from a small sample)."""
-        offs = torch.randint(0, self.tokens.numel() - self.seq_len + 1, (batch_size,), generator=gen)
-        ids = torch.stack([self.tokens[o:o + self.seq_len] for o in offs.tolist()])
+        tokens = self.tokens
+        if tokens.numel() < self.seq_len:  # short_ok (meta-only tracing): the sample repeated to length
+            tokens = tokens.repeat(self.seq_len // tokens.numel() + 1)
+        offs = torch.randint(0, tokens.numel() - self.seq_len + 1, (batch_size,), generator=gen)
+        ids = torch.stack([tokens[o:o + self.seq_len] for o in offs.tolist()])
         return {"input_ids": ids, "labels": ids.clone()}
 
     def check_vocab(self, vocab: int | None) -> None:
@@ -130,7 +137,7 @@ class TokenReader:
                            f" (the byte tokenizer needs >= {ByteTokenizer.vocab_size})", field="data")
 
 
-def open_tokens(path: Path, fmt: str, data: DataSpec, seq_len: int) -> TokenReader:
+def open_tokens(path: Path, fmt: str, data: DataSpec, seq_len: int, short_ok: bool = False) -> TokenReader:
     t0 = time.perf_counter()
     tok, note = ByteTokenizer(), None
     if fmt == "text":
@@ -148,7 +155,7 @@ def open_tokens(path: Path, fmt: str, data: DataSpec, seq_len: int) -> TokenRead
     else:
         raise RaxError(f"a language model needs text (.txt, .jsonl, a text column) or token ids,"
                        f" not {fmt} ({path.name})", field="data")
-    return TokenReader(tokens, seq_len, size, time.perf_counter() - t0, path.name, note)
+    return TokenReader(tokens, seq_len, size, time.perf_counter() - t0, path.name, note, short_ok=short_ok)
 
 
 def _jsonl_docs(path: Path, field: str) -> tuple[list[bytes], str | None, int]:
