@@ -33,8 +33,12 @@ CSV_NAME = "training_points_hopper_blackwell.csv"
 # (dgxc-benchmarking README 'Reference Infrastructure'); Grand Teton has 400 Gb/s RDMA per GPU
 # (torchtitan docs/performance.md; RoCE vs IB not stated, ib-ndr stands for the line rate).
 SYSTEMS = {"h100-sxm": ("hgx-h100-8gpu", "ib-ndr", 8), "b200-sxm": ("hgx-b200-8gpu", "ib-ndr", 8),
-           "a100-sxm-80gb": ("hgx-a100-80gb-8gpu", "ib-hdr", 8)}
-GENERATION = {"h100-sxm": "Hopper", "h200-sxm": "Hopper", "b200-sxm": "Blackwell", "a100-sxm-80gb": "Ampere"}
+           "a100-sxm-80gb": ("hgx-a100-80gb-8gpu", "ib-hdr", 8),
+           # GB200/GB300 NVL72: one 72-GPU NVLink domain, one ConnectX-7 400G / ConnectX-8 800G NIC per GPU
+           # (DGX GB200 user guide; the catalogue's gb200-nvl72 / gb300-nvl72 entries)
+           "gb200": ("gb200-nvl72", "ib-ndr", 72), "gb300": ("gb300-nvl72", "ib-xdr", 72)}
+GENERATION = {"h100-sxm": "Hopper", "h200-sxm": "Hopper", "b200-sxm": "Blackwell", "gb200": "Blackwell",
+              "gb300": "Blackwell", "a100-sxm-80gb": "Ampere"}
 
 
 @dataclass
@@ -153,6 +157,26 @@ def _layout(r: dict, assumed: list[str]) -> Layout:
                   lora_rank=_lora_rank(r, assumed))
 
 
+def _recompute_that_fits(r: dict, sh: TransformerShape, lay: Layout, assumed: list[str]) -> Layout:
+    """A row that does not state its recompute setting ran, so it fit in memory: take the least
+    recompute (none, selective, full) with which the memory model says the layout fits."""
+    if "rc" not in assumed:
+        return lay
+    from dataclasses import replace
+
+    server, fabric, rails = SYSTEMS[r["gpu"]]
+    hw = base._hardware(r["gpu"], server, fabric, rails)
+    from raxlab.predict.api import predict_training
+
+    for rc in ("none", "selective", "full"):
+        cand = replace(lay, recompute=rc)
+        if predict_training(sh, hw, cand, _precision(r), gpus=_int(r, "num_gpus")).fits:
+            if rc != "none":
+                assumed[assumed.index("rc")] = f"rc:{rc}(fit)"
+            return cand
+    return lay
+
+
 def _lora_rank(r: dict, assumed: list[str]) -> int:
     """LoRA rows: the tables do not state the adapter rank; 16 (the time barely depends on it)."""
     if r["task"] != "lora":
@@ -173,6 +197,7 @@ def case_or_reason(r: dict) -> HBCase | str:
     except RaxError as e:
         return f"layout refused: {e}"
     server, fabric, rails = SYSTEMS[r["gpu"]]
+    lay = _recompute_that_fits(r, sh, lay, assumed)
     ftok = flops_per_token(r, sh)
     # published TFLOP/s rounded to 0.1 (the sources print at most 4 digits) so tables read cleanly
     return HBCase(r["study"], r["model"], _int(r, "num_gpus"), sh, lay, r["gpu"], server, fabric, rails,

@@ -159,8 +159,9 @@ def layer_cost(shape, la, hc, w_bytes: float = 2.0) -> LayerCost:
     # Overlapped TP (userbuffers) takes SMs from the GEMMs: forward, the row-parallel GEMMs run
     # beside their pipelined reduce-scatter on sms − TP_OVERLAP_SMS_FWD SMs (set_sm_margin);
     # backward, the bulk all-gathers / reduce-scatters run beside the GEMMs on TP_OVERLAP_SMS_BWD.
-    sms = np.maximum(hc.sms, 1.0)
-    sm_f = row_parallel_f * TP_OVERLAP_SMS_FWD / np.maximum(sms - TP_OVERLAP_SMS_FWD, 1.0)
+    # No SM count (a family without kernel evidence): the Hopper share of SMs (132) stands in.
+    sms = np.where(hc.sms > 0, hc.sms, 132.0)
+    sm_f = row_parallel_f * TP_OVERLAP_SMS_FWD / (sms - TP_OVERLAP_SMS_FWD)
     tp_f = _tp_exposed(2 * tp_one, mm_f, la, sm_f)
     tp_b = _tp_exposed(2 * tp_one, mm_b, la, np.minimum(2 * tp_one, mm_b) * TP_OVERLAP_SMS_BWD / sms)
     return LayerCost(mm_f=mm_f, mm_b=mm_b, attn_f=attn_f, attn_b=attn_b, attn_rec=attn_rec,

@@ -46,8 +46,21 @@ ALT_COLS = (("time_to_target_s", "time to target", fmt.seconds, "p"), ("rate", "
             ("tco_usd", "TCO", fmt.usd, "c"), ("tco_delta_usd", "TCO vs recommended", fmt.usd, "c"),
             ("cost_per_unit", "cost per unit", lambda v: fmt.g(v, 3), "c"),
             ("cost_per_unit_delta", "cost per unit vs recommended", fmt.signed_pct, "c"),
-            ("vs_best", "cost per unit vs best", fmt.signed_pct, "c"), ("meets_targets", "meets targets", fmt.text, None),
+            ("vs_best", "cost per unit vs best", fmt.signed_pct, "c"),
+            ("cost_per_unit_interval", "cost per unit, error band", lambda v: _interval(v), "c"),
+            ("band_rows", "validated runs behind the band", lambda v: fmt.text(v) if v else "0 (not validated)", None),
+            ("meets_targets", "meets targets", fmt.text, None),
             ("caveat", "caveat", fmt.text, None))
+
+
+def _interval(v) -> str:
+    if not v:
+        return "N/A"
+    return f"{fmt.g(v[0], 3)} to {fmt.g(v[1], 3)}"
+
+
+def _sortable(v):
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
 def option_table(rows: list[dict], band: dict | None, caption: str, name=None) -> Table | None:
@@ -57,8 +70,8 @@ def option_table(rows: list[dict], band: dict | None, caption: str, name=None) -
         return None
     labs = {"p": projected(band), "c": Label("projected", "from catalogue prices (sources in the catalogue section)")}
     cols = [c for c in ALT_COLS if any(r.get(c[0]) is not None for r in rows)]
-    body = [[Cell((name or _name)(r))] + [cell(f(r.get(k)), value=r.get(k) if not isinstance(r.get(k), bool) else None)
-                                          for k, _, f, _ in cols] for r in rows]
+    body = [[Cell((name or _name)(r))] + [cell(f(r.get(k)), value=_sortable(r.get(k)) if kind else None)
+                                          for k, _, f, kind in cols] for r in rows]
     return Table([Column("option")] + [Column(t, labs.get(kind), kind is not None) for _, t, _, kind in cols], body, caption)
 
 
