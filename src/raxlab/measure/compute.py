@@ -20,7 +20,7 @@ import contextlib
 import math
 from dataclasses import asdict, dataclass
 
-from raxlab.measure.device import check_precision, synchronize, tf32_mode
+from raxlab.measure.device import check_precision, tf32_mode
 from raxlab.measure.isolate import Unsupported
 from raxlab.measure.timing import Policy, Spec, measure
 
@@ -82,15 +82,16 @@ def _train_step(p: ComputePoint, wl, s) -> None:
     s["scaler"].scale(loss).backward()
     s["scaler"].step(s["opt"])
     s["scaler"].update()
-    s["losses"].append(float(loss.detach()))  # .item() syncs, which the CPU timer needs anyway
+    # Kept as a tensor: float() would synchronise inside the timed region (on a GPU the event
+    # timer already waits for the step; CPU ops are synchronous). Read after timing.
+    s["losses"].append(loss.detach())
 
 
 def _infer_step(p: ComputePoint, wl, s) -> None:
     import torch
 
     with torch.inference_mode(), _autocast(p.precision, p.device):
-        wl.forward(s["model"], s["batch"])
-    synchronize(p.device)
+        wl.forward(s["model"], s["batch"])  # the timer waits for the GPU (timing.make_timer)
 
 
 def _memory_probe(device: str):
@@ -127,7 +128,7 @@ def run_compute_point(p: ComputePoint, policy: Policy) -> dict:
     out.update(point=asdict(p), samples_s=res.samples_s, peak_mem_bytes=read_mem(),
                peak_mem_basis="cuda max_memory_allocated" if p.device.startswith("cuda") else "cpu RSS growth",
                threads=torch.get_num_threads())
-    out.update(_loss_fields(state.get("losses", []), res))
+    out.update(_loss_fields([float(x) for x in state.get("losses", [])], res))
     return out
 
 

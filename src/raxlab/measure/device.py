@@ -9,7 +9,7 @@ PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8")
 
 
 def resolve_device(name: str | None) -> str:
-    """'auto' → cuda when available else cpu; validates an explicit choice."""
+    """'auto' → cuda when available else cpu; validates an explicit choice (cuda:N must exist)."""
     import torch
 
     name = (name or "auto").lower()
@@ -17,31 +17,48 @@ def resolve_device(name: str | None) -> str:
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cpu":
         return "cpu"
-    if name.startswith("cuda"):
+    if name == "cuda" or name.startswith("cuda:"):
         if not torch.cuda.is_available():
             raise RaxError("CUDA was asked for but torch sees no GPU (cpu build or no driver)", field="--device")
+        index = name.partition(":")[2]
+        if index and not (index.isdigit() and int(index) < torch.cuda.device_count()):
+            raise RaxError(f"no GPU {name}: this machine has {torch.cuda.device_count()} "
+                           f"(cuda:0..cuda:{torch.cuda.device_count() - 1})", field="--device")
         return name
     raise RaxError(f"unknown device {name!r}; allowed: auto, cpu, cuda, cuda:N", field="--device")
+
+
+# Compute capability each precision needs natively (NVIDIA CUDA programming guide, feature tables):
+# TF32 and bf16 tensor cores from Ampere (8.0); fp8 (e4m3/e5m2) tensor cores from Ada (8.9) and Hopper
+# (9.0), which torch._scaled_mm requires. Below them torch would emulate bf16 (slowly) or refuse.
+NEEDS_CC = {"tf32": (8, 0), "bf16": (8, 0), "fp8": (8, 9)}
+
+
+def precision_problem(precision: str, capability: tuple[int, int] | None) -> str | None:
+    """Why `precision` cannot run natively on a device (capability None: a CPU), or None."""
+    if precision not in PRECISIONS:
+        raise RaxError(f"unknown precision {precision!r}; allowed: {', '.join(PRECISIONS)}", field="precisions")
+    if capability is None:
+        return {"tf32": "TF32 is a tensor-core mode of NVIDIA GPUs (Ampere+); a CPU has none",
+                "fp8": "fp8 matmuls (torch._scaled_mm) need an NVIDIA GPU with compute capability >= 8.9"}.get(precision)
+    need = NEEDS_CC.get(precision)
+    if need and tuple(capability) < need:
+        cc = ".".join(map(str, capability))
+        return {"tf32": f"TF32 needs compute capability >= 8.0 (Ampere); this GPU is {cc}",
+                "bf16": f"no native bfloat16 below compute capability 8.0 (Ampere); this GPU is {cc} "
+                        "and torch would emulate it, which measures nothing useful",
+                "fp8": f"fp8 needs compute capability >= 8.9 (Ada/Hopper); this GPU is {cc}"}[precision]
+    return None
 
 
 def check_precision(precision: str, device: str) -> None:
     """Raise Unsupported (recorded as such, not fatal) when `device` cannot run `precision`."""
     import torch
 
-    if precision not in PRECISIONS:
-        raise RaxError(f"unknown precision {precision!r}; allowed: {', '.join(PRECISIONS)}", field="precisions")
-    cuda = device.startswith("cuda")
-    if precision == "tf32" and not cuda:
-        raise Unsupported("TF32 is a tensor-core mode of NVIDIA GPUs (Ampere+); a CPU has none")
-    if precision == "tf32" and torch.cuda.get_device_capability(device)[0] < 8:
-        raise Unsupported("TF32 needs compute capability >= 8.0 (Ampere)")
-    if precision == "bf16" and cuda and not torch.cuda.is_bf16_supported():
-        raise Unsupported("this GPU has no bfloat16 support")
-    if precision == "fp8":
-        if not cuda:
-            raise Unsupported("fp8 matmuls (torch._scaled_mm) need an NVIDIA GPU with compute capability >= 8.9")
-        if torch.cuda.get_device_capability(device) < (8, 9):
-            raise Unsupported("fp8 needs compute capability >= 8.9 (Ada/Hopper)")
+    cap = torch.cuda.get_device_capability(device) if device.startswith("cuda") else None
+    why = precision_problem(precision, cap)
+    if why:
+        raise Unsupported(why)
 
 
 def dtype_of(precision: str):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from raxlab.measure.device import check_precision, dtype_of, synchronize, tf32_mode
+from raxlab.measure.device import check_precision, dtype_of, tf32_mode
 from raxlab.measure.isolate import Unsupported
 from raxlab.measure.timing import Policy, Spec, measure
 
@@ -62,7 +62,6 @@ def gemm_spec(p: KernelPoint) -> Spec:
 
     def run(s):
         torch.matmul(s[0], s[1], out=s[2])
-        synchronize(p.device) if p.device == "cpu" else None
 
     item = torch.tensor([], dtype=dt).element_size()
     return Spec(p.name, run, setup, bytes_per_op=(m * k + k * n + m * n) * item,

@@ -80,11 +80,16 @@ def make_timer(device: str) -> Callable[[Callable[[], Any]], float]:
     if device.startswith("cuda"):
         import torch
 
+        dev = torch.device(device)
+
         def cuda_time(body):
+            # The events go on the current stream *of the timed device*: a bare record() uses the
+            # current device's, which for "cuda:1" timed from a process on cuda:0 is the wrong GPU.
+            stream = torch.cuda.current_stream(dev)
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
+            start.record(stream)
             body()
-            end.record()
+            end.record(torch.cuda.current_stream(dev))
             end.synchronize()
             return start.elapsed_time(end) / 1e3  # ms -> s
 
