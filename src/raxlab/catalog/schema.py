@@ -89,6 +89,11 @@ class Provenance:
         return {**asdict(self), "label": self.label}
 
 
+def _inside(v: float, rng: tuple[float, float, bool]) -> bool:
+    lo, hi, inclusive = rng
+    return (lo <= v if inclusive else lo < v) and v <= hi
+
+
 def _is_q(annotation: Any) -> bool:
     return annotation is Q or Q in typing.get_args(annotation)
 
@@ -106,11 +111,19 @@ class Spec(BaseModel):
     notes: str | None = None
 
     @model_validator(mode="after")
-    def _whole_counts(self) -> "Spec":
+    def _physical(self) -> "Spec":
+        """Counts whole, every number (and its low/high) inside its physical range (units.RANGES)."""
         for f in self.q_fields():
             q = getattr(self, f)
-            if q is not None and f in units.COUNTS and q.value != int(q.value):
+            if q is None:
+                continue
+            if f in units.COUNTS and q.value != int(q.value):
                 raise ValueError(f"{f}: must be a whole number (got {q.value:g})")
+            rng = units.value_range(f)
+            for what, v in (("value", q.value), ("low", q.low), ("high", q.high)):
+                if rng is not None and v is not None and not _inside(v, rng):
+                    where = f"{f}" if what == "value" else f"{f}.{what}"
+                    raise ValueError(f"{where}: {v:g} is outside the physical range ({units.range_text(f)})")
         return self
 
     @classmethod

@@ -40,6 +40,43 @@ COUNTS = frozenset({
     "cpu_cores", "lanes", "scaleup_links", "max_split", "rack_units",
 })
 
+# Physical range of every number, in file units: (lowest, highest, lowest allowed itself?).
+# A zero where the code divides (a peak, a bandwidth, a line rate, a count of GPUs) never passes:
+# rates and capacities are > 0; prices, cable power, included NICs may be 0. Highs sit 10-100x
+# above any part made so far (B200 FP4 9 PFLOP/s dense, 8 TB/s HBM, 1.6 Tb/s ports, 144-port
+# switches), so only typos and unit slips (W for kW, Gb/s for Tb/s) hit them.
+RANGES_BY_SUFFIX: dict[str, tuple[float, float, bool]] = {
+    "_tflops": (0, 1e5, False), "_tops": (0, 1e5, False), "_gib": (0, 2**20, False),
+    "_tbyte_s": (0, 100, False), "_gbyte_s": (0, 1e5, False), "_gbyte_s_per_node": (0, 1e5, False),
+    "_gbit_s": (0, 1e5, False), "_tbit_s": (0, 1e4, False), "_cores_per_gbyte_s": (0, 100, True),
+    "_us": (0, 1e4, False), "_ns": (0, 1e7, False), "_w": (0, 1e6, True), "_usd": (0, 1e9, True),
+    "_usd_per_tb": (0, 1e6, True), "_usd_per_hr": (0, 1e5, True), "_m": (0, 1e5, False),
+    "_fraction": (0, 1, False), "_ratio": (0, 1e3, False),
+}
+RANGES: dict[str, tuple[float, float, bool]] = {
+    "mem_gib": (0, 1e4, False), "mem_bw_tbyte_s": (0, 100, False), "tdp_w": (0, 5e4, False),
+    "max_gpu_tdp_w": (0, 5e4, False),
+    "gpus_per_node": (1, 1024, True), "ports": (1, 65536, True), "nic_slots": (1, 256, True),
+    "nics_included": (0, 256, True), "pcie_lanes": (1, 1024, True), "pcie_gen": (3, 6, True),
+    "cpu_cores": (1, 100_000, True), "lanes": (1, 64, True), "scaleup_links": (1, 1024, True),
+    "max_split": (1, 64, True), "rack_units": (1, 100, True),
+}
+
+
+def value_range(field: str) -> tuple[float, float, bool] | None:
+    """(lowest, highest, lowest included) for `field` in file units, or None if it has none."""
+    if field in RANGES:
+        return RANGES[field]
+    suf = suffix_of(field)
+    return None if suf is None else RANGES_BY_SUFFIX.get(suf)
+
+
+def range_text(field: str) -> str:
+    lo, hi, inclusive = value_range(field)
+    unit = file_unit(field)
+    return f"{'from' if inclusive else 'above'} {lo:g} to {hi:g}{' ' + unit if unit else ''}"
+
+
 # Usable PCIe bandwidth per lane per direction in GB/s after line coding:
 # Gen3 8 GT/s and Gen4 16 GT/s and Gen5 32 GT/s with 128b/130b (PCI-SIG base specs), Gen6
 # 64 GT/s PAM4 with FLIT mode (~7.56 GB/s). catalog-facts §2 (S2) rounds x16 to 31 (Gen4) and

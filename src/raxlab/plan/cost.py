@@ -141,3 +141,11 @@ def _network_table(cat, variants, v, nodes, oversub, links) -> dict:
         out["capex"][i], out["power"][i], out["ru"][i] = capex, power, ru
         out["tiers"][i] = tree.tiers if tree is not None else math.nan
     return out
+
+
+def rel_change(a: float, b: float) -> float | None:
+    """a / b - 1, or None when b is 0 (a free option: prices may be 0): no ratio to a zero cost."""
+    a, b = float(a), float(b)
+    if not math.isfinite(a) or not math.isfinite(b) or (b == 0 and a != 0):
+        return None
+    return 0.0 if b == 0 else a / b - 1.0

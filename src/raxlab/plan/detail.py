@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from raxlab.catalog import fabric_bom
+from raxlab.plan.cost import rel_change
 from raxlab.plan.defaults import default
 from raxlab.plan.text import duration, hw, money, pct
 from raxlab.predict.layout import Layout
@@ -164,7 +165,7 @@ def alternatives(opts, m: dict, i: int, top: int = 5) -> list[dict]:
         out.append({**{k: r[k] for k in ("accelerator", "server", "nodes", "gpus", "fabric", "rails", "precision",
                                          "time_to_target_s", "capex_usd", "tco_usd", "cost_per_unit", "layout")},
                     "tco_delta_usd": r["tco_usd"] - float(m["tco"][i]),
-                    "cost_per_unit_delta": r["cost_per_unit"] / float(m["cost_per_unit"][i]) - 1.0})
+                    "cost_per_unit_delta": rel_change(r["cost_per_unit"], m["cost_per_unit"][i])})
     return out
 
 

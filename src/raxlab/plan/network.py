@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from raxlab.plan.cost import rel_change
 from raxlab.plan.text import deadline, duration, money, pct, plural
 
 FAMILY = {("infiniband", "rdma"): "InfiniBand", ("ethernet", "rdma"): "RoCE", ("ethernet", "tcp"): "Ethernet (TCP)"}
@@ -54,7 +55,8 @@ def pick(opts, m, i: int, tie: float) -> tuple[int, str]:
         return i, "none-meets"
     cheapest = int(meet[np.argmin(m["tco"][meet])])
     best = int(meet[np.argmin(m["cost_per_unit"][meet])])
-    if m["cost_per_unit"][cheapest] / m["cost_per_unit"][best] - 1.0 > tie:
+    over = rel_change(m["cost_per_unit"][cheapest], m["cost_per_unit"][best])
+    if over is None or over > tie:  # None: the best costs nothing per unit and the cheapest does
         return best, "lower-cost-per-unit"
     return cheapest, "needed" if m["tco"][cheapest] > m["tco"][same].min() else "cheapest-meeting"
 
@@ -202,7 +204,7 @@ def _sentence(opts, rows: list[dict], fabric: str, reason: str, tie: float, chea
     if reason == "lower-cost-per-unit":
         c = cheap_ok or cheap
         d = _slow(c) / _slow(rec) - 1.0
-        k = 1.0 - rec["cost_per_unit"] / c["cost_per_unit"]
+        k = -(rel_change(rec["cost_per_unit"], c["cost_per_unit"]) or 0.0)
         return (f"{_name(rec)} costs {money(rec['tco_usd'] - c['tco_usd'])} more over the horizon than the cheapest "
                 f"option that also meets the targets, {_name(c)}, but is {pct(d)} faster, lowering the cost per "
                 f"{unit} by {pct(k)} (beyond the ±{pct(tie)} tie threshold): buy {rec['fabric']}.")

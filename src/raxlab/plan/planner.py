@@ -130,8 +130,8 @@ def _runner_up(plan: dict, tie: float) -> None:
     if not rec["meets_targets"] or not alts:
         return
     a = alts[0]
-    share = a["tco_delta_usd"] / rec["tco_usd"]
-    if share <= tie:
+    share = a["tco_delta_usd"] / rec["tco_usd"] if rec["tco_usd"] > 0 else None
+    if share is not None and share <= tie:
         plan["sensitivity"]["sentence"] += (
             f" The runner-up, {a['nodes']} x {a['accelerator']} on {a['fabric']}, meets the targets within {pct(share)}"
             " of the TCO: a tie on cost, so supply, software stack and support can decide.")

@@ -238,6 +238,12 @@ def _stage_a(space, model, flat, groups, hc_cache, res):
         if r == 0:  # memory does not depend on the fabric: count it once, for every variant of the group
             nv = np.array([len(g.variants) for g in groups])
             res.pruned_layouts["memory does not fit"] += int(((~out["fits"]) * nv[gid]).sum())
+            # a projection that is not a number (a zero or missing catalogue figure) is dropped, and said so
+            bad = out["ok"] & ~np.isfinite(out["step_time_s"])
+            if bad.any():
+                res.pruned_layouts["step time not finite (a zero or missing hardware number)"] += int(
+                    (bad * nv[gid[rows]]).sum())
+                out["ok"] = out["ok"] & ~bad
             ran[rows] = out["ok"]  # the slowest variant re-runs only the layouts that fit
         step = np.where(out["ok"], out["step_time_s"] * _complexity(sub), np.inf)
         keep[rows[_pick(gid[rows], step, sub)]] = True

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from raxlab.plan import network
+from raxlab.plan.cost import rel_change
 from raxlab.plan.options import Options, Scenario, choose
 from raxlab.plan.text import deadline, duration, money, pct, perf, plural
 
@@ -114,7 +115,7 @@ def accelerator_verdict(opts: Options, m: dict, i: int, top: int = 3) -> dict:
     rows.sort(key=lambda r: (not r["meets_targets"], r["cost_per_unit"]))
     best = rows[:top]
     for r in best:
-        r["vs_best"] = r["cost_per_unit"] / best[0]["cost_per_unit"] - 1.0
+        r["vs_best"] = rel_change(r["cost_per_unit"], best[0]["cost_per_unit"])  # None: the best is free
     overlap = _overlaps(best)
     return {"rows": best, "considered": len(rows), "intervals_overlap": overlap,
             "sentence": _acc_sentence(opts, best, opts.key(i)[0]) + _interval_sentence(best, overlap)}
