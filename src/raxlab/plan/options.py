@@ -24,6 +24,9 @@ class Scenario:
     prices: dict[str, float] = field(default_factory=dict)  # CAPEX component -> multiplier
     energy: float = 1.0  # electricity price multiplier
     speed: float = 1.0  # projected throughput multiplier (efficiency band)
+    # per GPU generation (kernels.yaml family) multipliers on top of `speed`: one generation at
+    # the edge of its own band while the others stay as projected
+    speed_by_generation: dict[str, float] = field(default_factory=dict)
     deadline_s: float | None = None  # replaces the objective's deadline
 
 
@@ -59,7 +62,7 @@ class Options:
         c, obj = self.c, self.obj
         capex = sum(c[k] * sc.prices.get(k, 1.0) for k in COMPONENTS)
         tco = capex + c["energy"] * sc.energy
-        rate = c["rate"] * sc.speed
+        rate = c["rate"] * sc.speed * self.generation_speed(sc.speed_by_generation)
         time = obj.work / rate if obj.work else np.full(len(rate), np.nan)
         per_unit_scale = obj.per_unit[1]
         cpu = tco / (rate * obj.horizon_s) * per_unit_scale
@@ -124,6 +127,21 @@ class Options:
             "shortfall": {k: float(v_[i]) for k, v_ in m["short"].items() if k != "none" and v_[i] > 0},
             "comm_basis": v.comm_label if fabric else None, "compute_basis": "calibrated" if b.calibrated else "prior",
         }
+
+    def generations(self) -> np.ndarray:
+        """The GPU generation (kernels.yaml family) of every option."""
+        if not hasattr(self, "_generations"):
+            from raxlab.predict.kernels import family_of
+
+            names = {a: (family_of(a) or ("unknown",))[0] for a in set(self.k["accelerator"])}
+            self._generations = np.array([names[a] for a in self.k["accelerator"]], object)
+        return self._generations
+
+    def generation_speed(self, by_gen: dict[str, float]) -> np.ndarray | float:
+        if not by_gen:
+            return 1.0
+        gens = self.generations()
+        return np.array([by_gen.get(g, 1.0) for g in gens])
 
     def where(self, **eq) -> np.ndarray:
         """Indices whose key fields equal the given values (accelerator, server, precision, nodes, fabric)."""

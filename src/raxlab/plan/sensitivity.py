@@ -33,6 +33,27 @@ def _scenarios(opts: Options, band) -> list[tuple[str, str, Scenario]]:
     if band is not None:
         out.append(("efficiency", f"efficiency at the low end of the band ({pct(band.low)})", Scenario(speed=1 + band.low)))
         out.append(("efficiency", f"efficiency at the high end of the band ({pct(band.high)})", Scenario(speed=1 + band.high)))
+    return out + _generation_scenarios(opts)
+
+
+def _generation_scenarios(opts: Options) -> list[tuple[str, str, Scenario]]:
+    """Each GPU generation among the options at the low and the high end of its own error band
+    (data/error_band.yaml) while the others stay as projected: does the GPU choice survive the
+    per-generation uncertainty? A generation without validated runs takes the widest band."""
+    from raxlab.predict import errorband
+
+    gens = sorted(set(opts.generations()))
+    if len(gens) < 2:
+        return []
+    out = []
+    for g in gens:
+        b = errorband.band("train", g)
+        if b is None:
+            continue
+        tag = f"{b.n} validated runs" if b.validated else "not validated: widest band"
+        for end, f in (("low", b.low), ("high", b.high)):
+            out.append(("generation", f"{g} at the {end} end of its band ({pct(f)}, {tag})",
+                        Scenario(speed_by_generation={g: 1 + f})))
     return out
 
 
@@ -71,6 +92,10 @@ def _sentence(rows: list[dict]) -> str:
     prices = [r for r in rows if r["kind"] == "prices"]
     head = ("The recommendation holds when prices move ±20 %" if len(stable) == len(prices) and prices
             else "Price moves change the recommendation")
+    gen_moves = [r for r in rows if r["kind"] == "generation" and r["changed"]]
+    if gen_moves:
+        head += ("; the GPU choice depends on the per-generation uncertainty (" +
+                 "; ".join(f"{r['scenario']}: {r['what_changed']}" for r in gen_moves[:2]) + ")")
     if not moved:
         return head + ", and under every deadline and efficiency scenario tried."
     tail = "; ".join(f"{r['scenario']}: {r['what_changed']}" + ("" if r["meets_targets"] else " (misses the targets)")
