@@ -139,3 +139,21 @@ def test_rank_imbalance_is_one_at_ep_1_and_the_expert_factor_at_one_expert_per_r
     half = as_arrays(Layout(dp=64, ep=64, global_batch=64))
     # 4 of 256 experts per rank: the excess shrinks by sqrt((1 - 4/256) / (4 (1 - 1/256)))
     assert float(moe.rank_imbalance(DSV3, half, 1.25)) == pytest.approx(1 + 0.25 * ((252 / 256) / (4 * 255 / 256)) ** 0.5)
+
+
+def test_hierarchical_dispatch_sends_one_copy_per_remote_node(catalog):
+    from raxlab.predict.adapter import hardware_from_catalog
+
+    hw = hardware_from_catalog(catalog, gpu="h100-sxm", fabric="roce-100")[0]
+    hc = hw_consts(hw, "bf16")
+    lay = Layout(dp=64, ep=64, global_batch=64)
+    flat = float(moe.a2a_time(DSV3, as_arrays(lay), hc, 1.0))
+    hier = float(moe.a2a_time(DSV3, as_arrays(dataclasses.replace(lay, ep_dispatch="hierarchical")), hc, 1.0))
+    # 8 nodes, top-8: ~5.3 distinct nodes per token, 4.6 of them remote, against 7 remote copies
+    nodes, k = 8, 8
+    remote = nodes * (1 - (1 - 1 / nodes) ** k) * (nodes - 1) / nodes
+    assert hier < flat
+    assert hier == pytest.approx(flat * remote / (k * 56 / 64), rel=0.25)  # scale-out bound both ways
+    one_node = dataclasses.replace(lay, ep=8, ep_dispatch="hierarchical")
+    assert float(moe.a2a_time(DSV3, as_arrays(one_node), hc, 1.0)) == float(
+        moe.a2a_time(DSV3, as_arrays(dataclasses.replace(one_node, ep_dispatch="alltoall")), hc, 1.0))

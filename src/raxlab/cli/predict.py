@@ -50,6 +50,9 @@ def add_arguments(p):
                      help="CP exchange of K and V: ring (overlapped, Megatron-Core p2p) or all_gather (Llama 3)")
     lay.add_argument("--moe-overlap", action="store_true",
                      help="EP all-to-all overlapped with compute (default: in line, as Megatron-Core's dispatcher)")
+    lay.add_argument("--ep-dispatch", default="alltoall", choices=("alltoall", "hierarchical"),
+                     help="EP token exchange: alltoall (NCCL, Megatron-Core's dispatcher; default) or hierarchical "
+                          "(DeepEP-style: one scale-out copy per remote node, NVLink forwarding)")
     lay.add_argument("--moe-imbalance", type=float,
                      help="MoE routing load factor, busiest EP rank / mean (default: the prior in predict/data/moe.yaml)")
     lay.add_argument("--vpp", type=int_list, default=[1], help="model chunks per pipeline stage (interleaved 1F1B)")
@@ -226,7 +229,8 @@ def _layout(args, spec):
                   sequence_parallel=args.sequence_parallel, attention=args.attention,
                   overlap_grad_reduce=not args.no_overlap_grad_reduce, zero3_gather=args.zero3_gather,
                   tp_overlap=args.tp_overlap, lora_rank=args.lora_rank or spec.lora_rank or 0,
-                  ep=args.ep, etp=args.etp, cp=args.cp, cp_comm=args.cp_comm, moe_overlap=args.moe_overlap)
+                  ep=args.ep, etp=args.etp, cp=args.cp, cp_comm=args.cp_comm, moe_overlap=args.moe_overlap,
+                  ep_dispatch=args.ep_dispatch)
 
 
 def _inference(card, hw, args, notes) -> dict:

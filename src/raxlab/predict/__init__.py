@@ -33,6 +33,12 @@ Many candidates (the planner; ~1e6 candidates/s on one core)::
 ZeRO-3/FSDP (`sharded.py`): 3Ψ per GPU per micro-batch; `Layout(zero=3, zero3_gather="prefetch")`
 (FSDP-style, overlapped; default, column `prefetch=1`) or `"blocking"` (DeepSpeed ZeRO-3 of 2021).
 
+Mixture of experts and long context (`moe.py`, `context.py`): a shape with `moe` (and `mla`) blocks;
+`Layout(ep=, etp=, cp=, moe_overlap=, ep_dispatch=, cp_comm=)`, world = TP·PP·CP·DP with ETP·EP
+dividing TP·CP·DP (Megatron-Core MoE parallel folding); terms `expert_compute`, `ep_all_to_all`,
+`expert_dp_comm`, `expert_optimizer`, `cp_comm`; `predict_training(..., moe_imbalance=)` (prior in
+`data/moe.yaml`). Validation: `benchmarks/bench_moe_validation.py` on `data/validation/moe_cp_public.csv`.
+
 Non-transformers: `generic.CardNums.from_card(card)` in place of the shape (DP/ZeRO/FSDP only).
 Calibration and back-test on measured points: `calibrate.fit`, `calibrate.backtest`; on stored runs
 (`rax calibrate RUN`): `calibrate_run.calibrate_compute_run(store, ref, fit_on=, holdout=)`,

@@ -89,7 +89,7 @@ def _moe_cp_notes(shape: TransformerShape, layout: Layout, imbalance: float | No
         iota = moe.check_imbalance(imbalance)
         src = "given" if imbalance is not None else "prior: Switch Transformer capacity factor, data/moe.yaml"
         out.append(f"MoE: routing imbalance {iota:g} per expert ({src}), shrunk for the E/ep experts of the busiest EP rank, scales the expert GEMMs and "
-                   f"the all-to-all; EP all-to-all {'overlapped with compute' if layout.moe_overlap else 'in line (not overlapped)'}; "
+                   f"the all-to-all; EP {layout.ep_dispatch} dispatch {'overlapped with compute' if layout.moe_overlap else 'in line (not overlapped)'}; "
                    "MoE blocks spread evenly over pipeline stages")
     if layout.cp > 1:
         out.append(f"CP {layout.cp}: {layout.cp_comm.replace('_', '-')} exchange of K and V per layer; sequences split in "

@@ -33,6 +33,7 @@ ATTN_CODE = {"unfused": 0, "flash": 1, "flash1": 2, "fused": 3}
 ATTENTION = ("flash", "fused", "flash1", "unfused")  # LayoutArrays.attn codes 1, 3, 2, 0
 ZERO3_GATHER = ("prefetch", "blocking")  # LayoutArrays.prefetch 1, 0 (see sharded.py)
 CP_COMM = ("ring", "all_gather")  # LayoutArrays.cp_ag 0, 1 (see context.py)
+EP_DISPATCH = ("alltoall", "hierarchical")  # LayoutArrays.ep_hier 0, 1 (see moe.py)
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,9 @@ class Layout:
     # --overlap-moe-expert-parallel-comm, DeepSeek-V3 DualPipe); default off, as Megatron-Core's
     # alltoall dispatcher runs it in line.
     moe_overlap: bool = False
+    # alltoall: NCCL all-to-all of every token copy (Megatron-Core alltoall dispatcher); hierarchical:
+    # one scale-out copy per token and remote node, forwarded over NVLink there (DeepEP, DeepSeek-V3 §3.2.2)
+    ep_dispatch: str = "alltoall"
     # ring: K/V chunks passed around the CP ring under the attention of the previous chunk
     # (Megatron-Core cp_comm_type p2p); all_gather: K and V gathered before attention, exposed
     # (Llama 3, Dubey et al. 2024, §3.3.2).
@@ -152,6 +156,8 @@ def _check_experts(lay: Layout, experts: int | None, gpus_per_node: int | None) 
 
 
 def _check_context(lay: Layout, seq: int | None) -> None:
+    if lay.ep_dispatch not in EP_DISPATCH:
+        raise RaxError(f"unknown ep_dispatch {lay.ep_dispatch!r}; allowed: {', '.join(EP_DISPATCH)}", field="ep_dispatch")
     if lay.cp_comm not in CP_COMM:
         raise RaxError(f"unknown cp_comm {lay.cp_comm!r}; allowed: {', '.join(CP_COMM)}", field="cp_comm")
     if seq and lay.cp > 1 and seq % (2 * lay.cp):
@@ -212,6 +218,7 @@ class LayoutArrays:
     etp: np.ndarray = field(default_factory=lambda: np.float64(0.0))  # 0 = same as tp
     cp: np.ndarray = field(default_factory=lambda: np.float64(1.0))
     moe_overlap: np.ndarray = field(default_factory=lambda: np.float64(0.0))  # 1: EP all-to-all overlapped
+    ep_hier: np.ndarray = field(default_factory=lambda: np.float64(0.0))  # 1: hierarchical (DeepEP-style) dispatch
     cp_ag: np.ndarray = field(default_factory=lambda: np.float64(0.0))  # CP: 0 ring, 1 all-gather
     tpo: np.ndarray = field(default_factory=lambda: np.float64(0.0))  # 1: TP comm overlapped with GEMMs
     lora: np.ndarray = field(default_factory=lambda: np.float64(0.0))  # LoRA rank, 0: full training
@@ -239,13 +246,15 @@ def as_arrays(lay: Layout) -> LayoutArrays:
         grad_bytes=np.float64(lay.grad_reduce_bytes), gather_bytes=np.float64(lay.param_gather_bytes),
         prefetch=np.float64(lay.zero3_gather == "prefetch"), ep=np.float64(lay.ep), etp=np.float64(lay.expert_tp),
         cp=np.float64(lay.cp), moe_overlap=np.float64(lay.moe_overlap), cp_ag=np.float64(lay.cp_comm == "all_gather"),
+        ep_hier=np.float64(lay.ep_dispatch == "hierarchical"),
         tpo=np.float64(lay.tp_overlap), lora=np.float64(lay.lora_rank))
 
 
 def make_arrays(n: int | None = None, **cols) -> LayoutArrays:
     """Build a batch from columns (scalars broadcast). Defaults as in `Layout`."""
     defaults = dict(tp=1, pp=1, dp=1, mb=1, gb=1, vpp=1, zero=0, recompute=0, sp=0, attn=1, overlap=1, grad_bytes=2,
-                    gather_bytes=2, prefetch=1, ep=1, etp=0, cp=1, moe_overlap=0, cp_ag=0, tpo=0, lora=0)
+                    gather_bytes=2, prefetch=1, ep=1, etp=0, cp=1, moe_overlap=0, cp_ag=0, tpo=0, lora=0,
+                    ep_hier=0)
     unknown = set(cols) - set(defaults)
     if unknown:
         raise RaxError(f"unknown layout column(s) {', '.join(sorted(unknown))}; known: {', '.join(defaults)}",

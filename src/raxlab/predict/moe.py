@@ -18,7 +18,11 @@ sequence-parallel shard; Megatron-Core requires sequence parallelism with EP and
   the T·k token copies (h values, 16 bit) to its expert's GPU and combine brings it back, forward
   and again backward: 4 all-to-alls of T·k·h·2 bytes per block and micro-batch (ι× on the busiest
   GPU), over the EP group (ranks etp apart: NVLink inside a node, the rails across nodes;
-  `collectives.group_time("all_to_all")`, bisection-limited beyond a leaf). In line by default
+  `collectives.group_time("all_to_all")`, bisection-limited beyond a leaf). `ep_dispatch=
+  "hierarchical"` (DeepEP; DeepSeek-V3 report §3.2.2): a token crosses the scale-out fabric once per
+  remote node that holds one of its k experts — N·(1 − (1 − 1/N)^k)·(N − 1)/N copies per token in
+  expectation over N nodes with uniform routing — and NVLink forwards it to the experts there, the
+  two concurrent. In line by default
   (Megatron-Core's alltoall dispatcher); `moe_overlap` hides it under the compute of the other
   micro-batch in flight (Megatron-Core v0.14 --overlap-moe-expert-parallel-comm, DeepSeek-V3
   DualPipe), leaving what exceeds that compute.
@@ -122,7 +126,22 @@ def a2a_time(shape, la, hc, imbalance):
     copies = tokens_per_gpu(shape, la) * shape.moe.top_k
     nbytes = imbalance * copies * shape.hidden * ACT
     k = np.clip(hc.g / la.expert_tp, 1.0, la.ep)  # EP peers on one node (ETP ranks adjacent)
-    return np.where(la.ep > 1, group_time("all_to_all", nbytes, la.ep, k, hc), 0.0)
+    flat = group_time("all_to_all", nbytes, la.ep, k, hc)
+    hier = _hierarchical(shape, la, hc, imbalance, k) if np.any(la.ep_hier > 0) else flat
+    nodes = np.ceil(la.ep / k)
+    return np.where(la.ep > 1, np.where((la.ep_hier > 0) & (nodes > 1), hier, flat), 0.0)
+
+
+def _hierarchical(shape, la, hc, imbalance, k):
+    """DeepEP-style dispatch: one scale-out copy per token and remote node, NVLink forwarding there."""
+    nodes = np.maximum(np.ceil(la.ep / k), 1.0)
+    hit = nodes * (1.0 - (1.0 - 1.0 / nodes) ** shape.moe.top_k)  # distinct nodes of a token's experts
+    token = imbalance * tokens_per_gpu(shape, la) * shape.hidden * ACT
+    npl = np.asarray(hc.nodes_per_leaf, dtype=float)
+    taper = np.where((npl > 0) & (nodes > npl), np.maximum(hc.oversub, 1.0), 1.0)
+    t_inter = token * hit * (nodes - 1.0) / nodes * taper / np.maximum(hc.inter_bw, 1e-30)
+    t_intra = token * shape.moe.top_k * (k - 1.0) / k / hc.intra_bw
+    return hc.alpha_inter + np.maximum(t_inter, t_intra) + hc.base
 
 
 def stage_moe_blocks(shape, layers_on_stage):

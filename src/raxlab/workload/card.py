@@ -30,6 +30,12 @@ JSON keys (per sample unless named `_fixed`, per step):
   sample_bytes (on disk per sample), decode_s_per_sample (measured here), tokens_per_sample,
   image_size, layer_shape (or null), kind, name, task, model, meta_only, trace, notes
   moe (mixture-of-experts models only; see card_moe.summary)
+
+`layer_shape` of a MoE config adds `moe` {experts, top_k, expert_ffn, shared_experts, shared_ffn
+(all shared experts together), moe_layers, dense_layers, first_dense_layers, dense_ffn, gated, router
+(softmax | sigmoid), route_groups, route_group_k}, and of an MLA config `mla` {q_lora_rank (0: full
+rank), kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim, v_head_dim} (`workload/moe.py`; the
+arithmetic on them is `raxlab.shape`). Dense cards have neither key.
 """
 
 from __future__ import annotations
