@@ -27,7 +27,7 @@ def test_torchrun_leaves_no_torchelastic_dir(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = rax("launch", "--nproc-per-node", "2", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-timeout", "60",
+    proc = rax("launch", "--nproc-per-node", "1", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-timeout", "60",
                "--store", tmp_path / "l.db", "--execute", "--", "rax", "bench", "comm", "--collectives",
                "all_reduce", "-b", "1K", "-e", "1K", "--iters", "2", "--warmup", "1", env={"TMPDIR": str(base)})
     _, err = proc.communicate(timeout=240)
