@@ -157,3 +157,13 @@ def test_hierarchical_dispatch_sends_one_copy_per_remote_node(catalog):
     one_node = dataclasses.replace(lay, ep=8, ep_dispatch="hierarchical")
     assert float(moe.a2a_time(DSV3, as_arrays(one_node), hc, 1.0)) == float(
         moe.a2a_time(DSV3, as_arrays(dataclasses.replace(one_node, ep_dispatch="alltoall")), hc, 1.0))
+
+
+def test_expert_tp_moves_k_times_the_token_copies(h100_ib):
+    hc = hw_consts(h100_ib, "bf16")
+    la = as_arrays(Layout(tp=8, dp=1, global_batch=1, sequence_parallel=True))  # ETP = TP = 8, EP 1
+    t = float(moe.etp_time(DSV3, la, hc, 1.0))
+    gathered = 8 * (4096 / 8) * 8 * 7168 * 2.0  # 8 ranks x their 512 tokens x top-8 copies x h, 16 bit
+    one = float(group_time("all_gather", gathered, 8, 8, hc) + group_time("reduce_scatter", gathered, 8, 8, hc))
+    assert t == pytest.approx(2 * one)
+    assert float(moe.etp_time(DSV3, as_arrays(Layout(tp=8, etp=1, ep=8, dp=1, global_batch=1)), hc, 1.0)) == 0.0

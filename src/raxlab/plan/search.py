@@ -35,7 +35,7 @@ from raxlab.predict.vectorized import context_options, evaluate_training, expert
 SIMPLER = 1e-3
 TOP_K = 3
 BEATEN_MARGIN = 0.02  # overall best layouts carried to stage B, besides the best per pp / tp / ZeRO stage
-COMM = ("tp_comm", "pp_p2p", "dp_comm", "fsdp_comm", "ep_all_to_all", "expert_dp_comm", "cp_comm")
+COMM = ("tp_comm", "pp_p2p", "dp_comm", "fsdp_comm", "ep_all_to_all", "etp_comm", "expert_dp_comm", "cp_comm")
 # the terms a scale-out fabric can change (EP all-to-all and CP only once their groups leave the node)
 NET_COMM = ("pp_p2p", "dp_comm", "fsdp_comm", "ep_all_to_all", "expert_dp_comm", "cp_comm")
 LAYOUT_COLS = ("tp", "pp", "dp", "mb", "zero", "recompute", "sp", "vpp", "ep", "etp", "cp")

@@ -26,6 +26,11 @@ sequence-parallel shard; Megatron-Core requires sequence parallelism with EP and
   (Megatron-Core's alltoall dispatcher); `moe_overlap` hides it under the compute of the other
   micro-batch in flight (Megatron-Core v0.14 --overlap-moe-expert-parallel-comm, DeepSeek-V3
   DualPipe), leaving what exceeds that compute.
+- **expert tensor parallelism** (ETP > 1; Megatron-Core alltoall dispatcher): the routed token copies
+  of the ETP group are all-gathered before the experts and their outputs reduce-scattered after
+  (each rank computes its 1/etp slice for all of them), forward and again backward: 4 collectives
+  over the ETP group per block and micro-batch of etp·T·k·h·2 bytes (k times the dense TP traffic
+  of the block, which the dense part already counts), in line.
 - **expert gradients** are all-reduced over the expert-data-parallel group (EDP = tp·cp·dp /
   (etp·ep), ranks etp·ep apart), bucketed under the backward like the dense gradients and in the
   window they leave; ZeRO shards expert states over EDP (ZeRO-3/FSDP with EP also gathers the
@@ -144,6 +149,15 @@ def _hierarchical(shape, la, hc, imbalance, k):
     return hc.alpha_inter + np.maximum(t_inter, t_intra) + hc.base
 
 
+def etp_time(shape, la, hc, imbalance):
+    """Expert-TP all-gathers and reduce-scatters of one MoE block and micro-batch (fwd + bwd)."""
+    etp = la.expert_tp
+    gathered = imbalance * etp * tokens_per_gpu(shape, la) * shape.moe.top_k * shape.hidden * ACT
+    k = np.minimum(etp, hc.g)  # ETP ranks are adjacent: one node unless etp exceeds it
+    one = group_time("all_gather", gathered, etp, k, hc) + group_time("reduce_scatter", gathered, etp, k, hc)
+    return np.where(etp > 1, 2.0 * one, 0.0)
+
+
 def stage_moe_blocks(shape, layers_on_stage):
     """MoE blocks on the critical stage (the model's share: dense prefixes are spread evenly)."""
     return layers_on_stage * shape.moe.moe_layers / shape.layers
@@ -169,9 +183,10 @@ def terms(shape, la, hc, lc, m, layers_on_stage, imbalance, dense_grad_s, bwd_wi
     a2a = 4.0 * one + np.where(la.recompute >= 2, 2.0 * one, 0.0)  # full recompute repeats the forward's two
     window = lc.fwd + lc.bwd + t_f + t_b
     exposed = np.where(la.moe_overlap > 0, np.maximum(a2a - window, 0.0), a2a)
-    per_mb = n * (t_f + t_b + rec + exposed)
+    etp = etp_time(shape, la, hc, iota) * np.where(la.recompute >= 2, 1.5, 1.0)
+    per_mb = n * (t_f + t_b + rec + exposed + etp)
     out = {"expert_compute": m * n * (t_f + t_b), "expert_recompute": m * n * rec,
-           "ep_all_to_all": m * n * exposed}
+           "ep_all_to_all": m * n * exposed, "etp_comm": m * n * etp}
     params = expert_params_gpu(shape, la, layers_on_stage)
     out["expert_dp_comm"] = _expert_grad_sync(la, hc, params, n * (t_b + rec), dense_grad_s, bwd_window, m)
     shard = np.where(la.zero >= 1, la.edp, 1.0)

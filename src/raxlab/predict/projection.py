@@ -19,6 +19,7 @@ GIB = 2.0**30
 COMPUTE_TERMS = ("matmul", "attention", "elementwise", "output_layer", "launch_overhead", "expert_compute")
 COMM_TERMS = {"tp_comm": "tp_activation_allreduce", "pp_p2p": "pp_p2p", "dp_comm": "dp_grad_sync",
               "fsdp_comm": "zero3_fsdp_gather_scatter", "ep_all_to_all": "ep_dispatch_combine_all_to_all",
+              "etp_comm": "expert_tp_gather_scatter",
               "expert_dp_comm": "expert_grad_sync", "cp_comm": "cp_kv_exchange"}
 
 
