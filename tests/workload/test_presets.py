@@ -31,7 +31,7 @@ def test_every_preset_is_a_complete_spec(name):
     assert wl.name == name and wl.kind in ("lm", "vision")
     assert wl.spec.description and wl.spec.source
     assert wl.data_path.exists()
-    assert wl.meta_only == (name not in ("tiny-lm", "small-cnn"))
+    assert wl.meta_only == (name not in ("tiny-lm", "small-cnn", "tiny-moe", "tiny-moe-dense"))
 
 
 def test_megatron_presets_match_table1():

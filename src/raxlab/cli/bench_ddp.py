@@ -80,6 +80,7 @@ def _render(r: dict) -> None:
     con = console()
     con.print(t)
     _print_derived(con, d, s)
+    _print_ep(con, d)
     kinds = sorted({i.get("kind", "?") for i in r["transport"].values()})
     wall = f"({r['wall_s']:.1f} s) " if r["wall_s"] else ""
     con.print(f"transport seen: {', '.join(kinds) or 'none recorded'}; run {r['run_id']} {wall}"
@@ -100,6 +101,22 @@ def _print_derived(con, d: dict, s: dict) -> None:
            f"bucket_cap_mb {s.get('bucket_cap_mb'):g}" + (f", {len(buckets)} buckets as built" if buckets else ""))
     con.print(f"gradients: {s.get('grad_bytes', 0) / 1e6:.4g} MB per step over {s.get('params', 0):,} "
               f"parameters; {how}")
+
+
+def _print_ep(con, d: dict) -> None:
+    """Expert parallel: the all-to-all beside the gradient sync, the bytes and the routing imbalance."""
+    ep = d.get("ep")
+    if not ep or d.get("exposed_a2a_s") is None:
+        return
+    imb = (d.get("load_imbalance") or {}).get("median")
+    con.print(f"expert parallel: EP {ep['degree']} x EDP {ep['edp']}, {ep['experts_per_rank']} of {ep['experts']} "
+              f"experts per rank; exposed all-to-all {_ms(d['exposed_a2a_s'])} = {_pct(d.get('exposed_a2a_share'))} "
+              f"of the step, exposed gradient sync {_ms(d.get('exposed_grad_sync_s'))}")
+    con.print(f"all-to-all: {d['a2a_bytes_per_step'] / 1e6:.4g} MB per step over all ranks "
+              f"({d['a2a_bytes_off_rank_per_step'] / 1e6:.4g} MB to other ranks), "
+              f"{d['a2a_calls_per_step']:.0f} calls per rank; load imbalance (max/mean tokens per expert) "
+              f"{'N/A' if imb is None else f'{imb:.3g}'}; check: max relative logit error "
+              f"{ep['check']['max_rel_logit_error']:.2g} vs the unsharded model")
 
 
 def render_stored(run: dict) -> None:

@@ -163,7 +163,8 @@ class _Experiment:
                 self.current = (arm.name, rep)
                 self.procs[arm.name].command("rep", rep)
                 _, ev = self._next(lambda n, e, a=arm.name: n == a and e["ev"] == "rep")
-                self._store_rep(RepResult(arm.name, rep, ev["sync_s"], ev.get("nosync_s") or []))
+                self._store_rep(RepResult(arm.name, rep, ev["sync_s"], ev.get("nosync_s") or [],
+                                          ev.get("a2a_sync_s") or [], ev.get("a2a_nosync_s") or []))
                 self.current = None
         for proc in self.procs.values():
             proc.command("stop")
@@ -225,8 +226,10 @@ class _Experiment:
         self.results.append(r)
         sync = statistics.median(r.sync_s)
         nosync = statistics.median(r.nosync_s) if r.nosync_s else None
+        comp = statistics.median(r.compute_s()) if r.nosync_s else None  # less the all-to-all under EP
         result = {"median_s": sync, "nosync_median_s": nosync, "nosync_s": r.nosync_s,
-                  "exposed_comm_share": 1 - nosync / sync if nosync else None, "steps": len(r.sync_s)}
+                  "exposed_comm_share": 1 - comp / sync if comp else None, "steps": len(r.sync_s),
+                  **({"a2a_sync_s": r.a2a_sync_s, "a2a_nosync_s": r.a2a_nosync_s} if r.a2a_sync_s else {})}
         self.db.add_point(self.run_id, POINT_KIND, f"{r.arm} rep {r.rep}", "ok", samples=r.sync_s, result=result,
                           params={"arm": r.arm, "rep": r.rep, "position": len(self.results) - 1})
         self.on_event({"ev": "rep_stored", "arm": r.arm, "rep": r.rep, **result})

@@ -233,3 +233,12 @@ class RepResult:
     rep: int
     sync_s: list[float]
     nosync_s: list[float] = field(default_factory=list)
+    a2a_sync_s: list[float] = field(default_factory=list)  # expert parallel: seconds inside the all-to-alls
+    a2a_nosync_s: list[float] = field(default_factory=list)
+
+    def compute_s(self) -> list[float]:
+        """Steps without communication: the no_sync steps, less their all-to-all under expert parallel
+        (moe_record: the all-to-alls stay in a no_sync step)."""
+        if not self.a2a_nosync_s:
+            return list(self.nosync_s)
+        return [n - a for n, a in zip(self.nosync_s, self.a2a_nosync_s)]

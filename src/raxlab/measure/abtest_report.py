@@ -20,7 +20,8 @@ def _per_arm(results, arm, ranks: int, batch: int, tokens_per_sample: int | None
     if not reps:
         return {"name": arm.name, "reps": 0}
     sync = [statistics.median(r.sync_s) for r in reps]
-    nosync = [statistics.median(r.nosync_s) for r in reps if r.nosync_s]
+    nosync = [statistics.median(r.compute_s()) for r in reps if r.nosync_s]  # less the all-to-all under EP
+    a2a = [statistics.median(r.a2a_sync_s) for r in reps if r.a2a_sync_s]
     med = statistics.median(sync)
     comp = statistics.median(nosync) if nosync else None
     samples_per_s = ranks * batch / med
@@ -31,6 +32,7 @@ def _per_arm(results, arm, ranks: int, batch: int, tokens_per_sample: int | None
         "median_s": med, "q1_s": q.q1, "q3_s": q.q3, "iqr_s": q.iqr, "rel_iqr": q.rel_iqr, "noisy": q.noisy,
         "compute_s": comp, "exposed_comm_s": med - comp if comp else None,
         "exposed_comm_share": 1 - comp / med if comp else None, "samples_per_s": samples_per_s,
+        "exposed_a2a_s": statistics.median(a2a) if a2a else None,
         "work_unit": unit, "work_per_s": rate, "price_usd": arm.price_usd, "price_basis": arm.price_basis,
         "fabric": arm.fabric, "usd_per_million": ab_stats.cost_per_unit(arm.price_usd, rate, horizon),
         "cost_label": "projected: price amortised over the horizon at the measured rate, 100 % busy"

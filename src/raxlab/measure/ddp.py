@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from raxlab.errors import RaxError
+from raxlab.measure import moe_record
 from raxlab.measure.comm import transports
 from raxlab.measure.comm.launch import LaunchSpec, RankFailure, launch
 from raxlab.measure.ddp_options import DdpOptions
@@ -84,6 +85,7 @@ def prepare(opts: DdpOptions, transport: str, ranks: int):
         raise RaxError(f"workload {wl.name!r} is meta_only (card only); it cannot be trained here{hint}",
                        field="workload")
     opts.batch = opts.batch or wl.spec.micro_batch
+    opts.resolve_ep(wl.layer_shape, ranks)
     try:
         check_precision(opts.precision, "cuda" if arm.backend == "nccl" else "cpu")
     except Unsupported as exc:
@@ -157,6 +159,7 @@ class Recorder:
         self.samples: dict[str, list[float]] = {k: [] for k in PHASES}
         self.warm: list[dict] = []
         self.setup: dict = {}
+        self.ep_rounds: list[dict] = []  # expert-parallel figures per round (moe_record)
         self.transport: dict = {}
         self.done: dict = {}
 
@@ -173,6 +176,8 @@ class Recorder:
             for key in PHASES:
                 if ev.get(key) is not None:
                     self.samples[key].append(ev[key])
+            if moe_record.is_ep_round(ev):
+                self.ep_rounds.append(moe_record.round_record(ev))
         elif kind == "transport":
             self.transport[str(ev.get("rank", 0))] = ev["info"]
             self.store.put_artifact(self.run_id, "ddp_transport", self.transport)
@@ -186,8 +191,10 @@ class Recorder:
             if got or point_status != "ok":
                 self.store.add_point(self.run_id, POINT_KIND, name, point_status, samples=got, error=error,
                                      params={"rounds": len(got)}, result=_summary(got))
-        derived = {**derive(self.samples, self.setup, self.ranks), **{k: v for k, v in self.done.items()
-                                                                     if k.startswith("loss")}}
+        if self.ep_rounds or (self.setup.get("ep") and point_status != "ok"):
+            moe_record.store_points(self.store, self.run_id, POINT_KIND, self.ep_rounds, point_status, error)
+        derived = {**derive(self.samples, self.setup, self.ranks), **moe_record.derive(self.ep_rounds, self.setup),
+                   **{k: v for k, v in self.done.items() if k.startswith("loss")}}
         self.store.put_artifact(self.run_id, "ddp", derived)
         self.store.finish_run(self.run_id, status, summary={"error": error, **_headline(derived)})
         return derived

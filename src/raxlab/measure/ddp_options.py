@@ -33,6 +33,7 @@ class DdpOptions:
     split: bool = True  # time a no_sync step beside each synced one
     timeout_s: float = 120.0  # no finished call on any rank for this long: the run ends
     seed: int = 0
+    ep: int | None = None  # expert-parallel degree (MoE); None: the parent picks (resolve_ep), 1: plain DDP
 
     def validate(self) -> "DdpOptions":
         if self.precision not in PRECISIONS:
@@ -48,6 +49,10 @@ class DdpOptions:
         if self.warmup < 1 or self.steps < 1:
             raise RaxError(f"need --warmup >= 1 and --steps >= 1, got {self.warmup} and {self.steps}",
                            field="--steps")
+        if self.ep is not None and self.ep < 1:
+            raise RaxError(f"must be >= 1, got {self.ep}", field="--ep")
+        if self.fsdp and (self.ep or 1) > 1:
+            raise RaxError("expert parallel runs under DDP here; drop --fsdp or use --ep 1", field="--ep")
         if self.max_seconds <= 0 or self.timeout_s <= 0:
             raise RaxError("--max-seconds and --timeout must be positive", field="--timeout")
         return self
@@ -57,9 +62,25 @@ class DdpOptions:
                 "--bucket-mb", f"{self.bucket_mb:g}", "--optimizer", self.optimizer, "--warmup", str(self.warmup),
                 "--steps", str(self.steps), "--max-seconds", f"{self.max_seconds:g}",
                 "--timeout", f"{self.timeout_s:g}", "--seed", str(self.seed)]
+        args += ["--ep", str(self.ep)] if self.ep is not None else []
         flags = {"--trust-code": self.trust_code, "--fsdp": self.fsdp, "--no-baseline": not self.baseline,
                  "--no-split": not self.split}
         return args + [f for f, on in flags.items() if on]
+
+    def resolve_ep(self, layer_shape: dict | None, ranks: int) -> None:
+        """Fix `ep` for this workload and rank count: a MoE model defaults to the largest degree
+        dividing both its experts and the ranks, a dense one to 1."""
+        import math
+
+        experts = int(((layer_shape or {}).get("moe") or {}).get("experts") or 0)
+        if self.ep is None:
+            self.ep = math.gcd(experts, ranks) if experts else 1
+            return
+        if self.ep > 1 and not experts:
+            raise RaxError(f"--ep {self.ep} needs a mixture-of-experts model; this one is dense", field="--ep")
+        if self.ep > 1 and (ranks % self.ep or experts % self.ep):
+            raise RaxError(f"expert-parallel degree {self.ep} must divide the {ranks} ranks and the {experts} "
+                           "experts", field="--ep")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -83,11 +104,14 @@ def add_ddp_arguments(p: argparse.ArgumentParser, *, workload: bool = False) -> 
     p.add_argument("--timeout", type=float, default=d.timeout_s,
                    help="seconds without progress on any rank before the run is ended (default 120)")
     p.add_argument("--seed", type=int, default=0, help="model init seed; rank r draws its batches from seed+r")
+    p.add_argument("--ep", type=int, default=None,
+                   help="expert-parallel degree over the ranks for a MoE model (default: as many ranks as divide "
+                        "the experts; 1: plain DDP, every expert on every rank)")
 
 
 def options_from_args(args, **overrides) -> DdpOptions:
     return DdpOptions(
         workload=args.workload, trust_code=args.trust_code, batch=args.batch, precision=args.precision,
         bucket_mb=args.bucket_mb, fsdp=args.fsdp, optimizer=args.optimizer, warmup=args.warmup,
-        timeout_s=args.timeout, seed=args.seed, **overrides,
+        timeout_s=args.timeout, seed=args.seed, ep=getattr(args, "ep", None), **overrides,
     ).validate()

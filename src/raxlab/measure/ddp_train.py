@@ -109,9 +109,13 @@ class Trainer:
         with _autocast(self.opts.precision, self.device):
             loss = self.wl.loss(model, batch)
         scaler.scale(loss).backward()
+        self._after_backward(model)
         scaler.step(opt)
         scaler.update()
         return loss.detach()
+
+    def _after_backward(self, model) -> None:
+        """Between backward and the optimizer step (expert-parallel gradient sync: moe_train)."""
 
     def _no_sync(self):
         if not self.opts.fsdp:

@@ -108,7 +108,7 @@ def _warm(ctx: RankContext, tr, opts: DdpOptions, single: bool, check) -> dict:
 
 def _bench(ctx: RankContext, tr, opts: DdpOptions, args, check) -> None:
     last = _warm(ctx, tr, opts, opts.baseline, check)
-    per_round = sum(v for v in last.values() if v)
+    per_round = sum(last.get(k) or 0 for k in ("single_s", "sync_s", "nosync_s"))
     # Same reduced times on every rank, so every rank computes the same count.
     rounds = min(opts.steps, max(3, int(args.max_seconds / per_round) if per_round > 0 else opts.steps))
     _emit0(ctx, {"ev": "begin", "what": f"{rounds} measured rounds"})
@@ -126,13 +126,13 @@ def _serve(ctx: RankContext, tr, opts: DdpOptions, args, check) -> None:
         if cmd["cmd"] != "rep":
             return
         _emit0(ctx, {"ev": "begin", "what": f"repetition {cmd['rep']}"})
-        times = {"sync_s": [], "nosync_s": []}
+        times = {"sync_s": [], "nosync_s": [], "a2a_sync_s": [], "a2a_nosync_s": []}  # a2a: expert parallel
         for i in range(args.rep_warmup + opts.steps):
             if control.aborted():
                 os._exit(0)  # the parent is ending the experiment; it kills what is left
             got = tr.round(single=False, split=opts.split)
             for key in times if i >= args.rep_warmup else ():
-                if got[key] is not None:  # nosync is None with --no-split
+                if got.get(key) is not None:  # nosync is None with --no-split, a2a without --ep
                     times[key].append(got[key])
         _emit0(ctx, {"ev": "rep", "rep": cmd["rep"], **times})
 
@@ -140,7 +140,7 @@ def _serve(ctx: RankContext, tr, opts: DdpOptions, args, check) -> None:
 def run(args) -> None:
     import torch
 
-    from raxlab.measure.ddp_train import Trainer
+    from raxlab.measure.moe_train import trainer_class
     from raxlab.workload import load_workload
 
     opts = options_from_args(args, steps=args.steps, max_seconds=args.max_seconds,
@@ -152,9 +152,11 @@ def run(args) -> None:
         emit({"ev": "transport", "info": transports.describe_gloo(os.environ.get("GLOO_SOCKET_IFNAME"))})
     wl = load_workload(opts.workload, trust_code=opts.trust_code)
     opts.batch = opts.batch or wl.spec.micro_batch
+    if opts.ep is None:  # launched without a parent that resolved it (rax launch, torchrun)
+        opts.resolve_ep(wl.layer_shape, ctx.world_size)
     check = _verifier(ctx, arm, log_dir)
     with _precision_mode(opts.precision):
-        tr = Trainer(ctx, opts, wl)
+        tr = trainer_class(opts)(ctx, opts, wl)
         (_serve if args.serve else _bench)(ctx, tr, opts, args, check)
     check(final=True)
     _emit0(ctx, {"ev": "done", **tr.loss_record(), "threads": torch.get_num_threads()})
