@@ -58,13 +58,8 @@ def test_markup_in_a_name_is_accepted_and_shown_as_text(tmp_path):
     code, out, err = cli("predict", "--workload", spec, "--gpu", "h100-sxm", "--gpus", "8")
     assert code == 0, err
     assert "[/bold] x" in out
-    db = tmp_path / "rax.db"
-    code, out, err = cli("bench", "compute", spec, "--batch-sizes", "1", "--modes", "infer", "--precisions", "fp32",
-                         "--point-seconds", "0.05", "--max-seconds", "2", "--no-gemm-probe", "--store", db)
-    assert code == 0, err
-    assert "[/bold] x" in out
-    code, out, err = cli("runs", "list", "--store", db)
-    assert code == 0 and "[/bold] x" in out, err
+    # `rax bench compute` prints through the same console and table renderers; its stored run is
+    # shown again by `rax runs show` below (hostile_store), without paying for a measurement here
 
 
 # -- stored runs with hostile strings everywhere still list, show, compare, report ----------

@@ -19,7 +19,9 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from raxlab.accept.plan_schema import check_acceptance, check_projected
 from raxlab.errors import RaxError
+from raxlab.workload.specfile import check_identity
 
 SCHEMA = "raxlab.plan/1"
 
@@ -67,10 +69,11 @@ class Target:
 
 
 def _load(path: str) -> dict:
+    from raxlab.infile import MiB, read_input
+
+    raw = read_input(path, "PLAN", limit=64 * MiB, what="plan file")  # no FIFO, device or huge file
     try:
-        plan = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RaxError(f"cannot read plan {path}: {exc.strerror}", field="PLAN") from None
+        plan = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # json raises RecursionError on very deep nesting
         why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise RaxError(f"{path} is not JSON ({why}); give the file `rax plan --out` wrote", field="PLAN") from None
@@ -133,6 +136,9 @@ def read_plan(path: str) -> Target:
         raise RaxError(f"{path}: acceptance of inference (serving) plans is not supported yet; only training "
                        "plans project a step time", field="PLAN")
     _number(proj["step_time_s"], "acceptance.projected.step_time_s", path, above=0.0)
+    check_acceptance(acc, path)  # every field typed and bounded, unknown keys refused (plan_schema)
+    check_projected(proj, path)
+    check_identity(acc["workload"], acc.get("workload_sha256"), path)  # the spec the plan was made for
     rec = _mapping(plan.get("recommendation"), "recommendation", path)
     try:
         nodes = int(_number(acc.get("nodes"), "acceptance.nodes", path, above=0))

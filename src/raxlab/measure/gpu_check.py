@@ -330,9 +330,10 @@ def main(argv: list[str] | None = None) -> int:
         o = outcomes[-1]
         print(f"[{o.status}] {o.name} ({o.seconds:.0f} s)", file=sys.stderr, flush=True)
     _table(host, outcomes)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"host": asdict(host), "checks": [asdict(o) for o in outcomes],
-                                          "store": f"{work}/gpu-check.db"}, indent=2))
+    from raxlab.outfile import write_file
+
+    write_file(args.out, json.dumps({"host": asdict(host), "checks": [asdict(o) for o in outcomes],
+                                     "store": f"{work}/gpu-check.db"}, indent=2), field="--out")
     print(f"table written to {args.out}; runs kept in {work}/gpu-check.db")
     return 1 if any(o.status == "fail" for o in outcomes) else 0
 

@@ -174,7 +174,10 @@ def acceptance(ctx, rec: dict) -> dict:
     proj = rec.get("projection") or {}
     band = proj.get("error_band")
     step = rec["step_time_s"]
-    return {"workload": ctx.workload_ref or ctx.spec.name, "accelerator": rec["accelerator"], "server": rec["server"],
+    from raxlab.workload.specfile import identity
+
+    # the spec by absolute path and content hash: `rax accept` from any folder measures this one
+    return {**identity(ctx.workload_ref or ctx.spec.name), "accelerator": rec["accelerator"], "server": rec["server"],
             "nodes": rec["nodes"], "gpus": rec["gpus"], "gpus_per_node": rec["gpus_per_node"], "fabric": rec["fabric"],
             "rails": rec["rails"], "precision": rec["precision"], "layout": rec["layout"], "seq_len": ctx.spec.seq_len,
             "projected": {"step_time_s": step, "tokens_per_s": rec["tokens_per_s"], "samples_per_s": rec["samples_per_s"],
