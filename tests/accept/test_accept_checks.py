@@ -34,7 +34,9 @@ def _comm_run(db: Store, ranks: int, busbw: float, transport: str = "nccl-ib") -
 
 
 def _ddp_run(db: Store, t, single: float, nosync: float, sync: float, **change) -> str:
-    params = {"ranks": t.gpus, "batch": t.layout["micro_batch"], "precision": t.precision, "fsdp": False, **change}
+    # the DDP measurement matches the plan's layout (FSDP when the plan shards weights with ZeRO-3)
+    params = {"ranks": t.gpus, "batch": t.layout["micro_batch"], "precision": t.precision,
+              "fsdp": int(t.layout.get("zero", 0)) >= 3, **change}
     rid = db.new_run("bench.ddp", workload=change.pop("workload", t.workload), params=params)
     db.put_artifact(rid, "ddp_setup", {"batch_per_rank": params["batch"]})
     db.put_artifact(rid, "ddp", {"single_step": {"median": single}, "nosync_step": {"median": nosync},
