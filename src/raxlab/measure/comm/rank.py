@@ -255,7 +255,15 @@ def teardown() -> None:
     emit({"ev": "teardown", "threads_left": backend_threads()})
     sys.stdout.flush()
     sys.stderr.flush()
+    _flush_c_stdio()  # what C++ libraries printed (NCCL, gloo) is not lost to _exit
     os._exit(0)
+
+
+def _flush_c_stdio() -> None:
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):
+        pass
 
 
 def _last_barrier(dist) -> None:
