@@ -3,7 +3,8 @@
 Every row is a published nccl-tests measurement (system, GPUs, nodes, fabric, collective, size,
 busbw, source). The projection prices the same collective on the catalogue's version of that
 system (accelerator, server, fabric, rails) with `collectives.group_time`, from the priors only
-(NCCL's tuning tables, the scale-up ring prior, rails × line rate × effective fraction), and
+(NCCL's tuning tables, the scale-up ring prior, rails × line rate × effective fraction, the
+fabric's load regime: `ecmp-default` for rows reported untuned, the family default otherwise), and
 turns the time back into busbw with the nccl-tests factor. Nothing is fitted to these rows.
 
 Per curve: points, median |error|, median signed error (predicted / measured − 1: positive =
@@ -39,9 +40,11 @@ def _rows() -> dict[str, list[dict]]:
 
 
 def _hc(cat, r: dict):
+    """The row's system from the catalogue; a RoCE row reported untuned runs in `ecmp-default`."""
     multi = int(r["nodes"]) > 1
+    kw = {"regime": r["regime"]} if multi and r["regime"] == "ecmp-default" else {}
     hw, _ = hardware_from_catalog(cat, gpu=r["accelerator"], server=r["server"],
-                                  fabric=r["fabric"] if multi else None, rails=int(r["rails"]) if multi else None)
+                                  fabric=r["fabric"] if multi else None, rails=int(r["rails"]) if multi else None, **kw)
     return hw_consts(hw, "bf16"), hw
 
 
@@ -74,7 +77,7 @@ def run() -> list[dict]:
         all_errs += errs
         large_errs += big
         row = _summary(name, errs, {"gpus": int(rows[0]["gpus"]), "fabric": rows[0]["fabric"] or "NVLink",
-                                    "algo_at_largest": algo})
+                                    "regime": rows[0]["regime"] or "-", "algo_at_largest": algo})
         row["median_abs_err_large_pct"] = 100 * statistics.median([abs(e) for e in big]) if big else None
         row["pass"] = row["median_abs_err_large_pct"] is None or row["median_abs_err_large_pct"] <= 25.0
         out.append(row)

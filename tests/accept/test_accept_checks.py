@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from raxlab.accept.checks import ddp_checks, fabric_check, overall
+from raxlab.accept.checks import ddp_checks, fabric_a2a_check, fabric_check, overall
 from raxlab.accept.plan import compute_step_s, read_plan
 from raxlab.catalog import load_catalog
 from raxlab.cli.main import main
@@ -25,10 +25,12 @@ def target(plan_path):
     return read_plan(plan_path)
 
 
-def _comm_run(db: Store, ranks: int, busbw: float, transport: str = "nccl-ib") -> str:
+def _comm_run(db: Store, ranks: int, busbw: float, transport: str = "nccl-ib", a2a: float | None = None) -> str:
     rid = db.new_run("bench.comm", params={"transport": transport, "ranks": ranks, "torchrun_args": []})
-    db.put_artifact(rid, "comm_fit", [{"collective": "all_reduce", "dtype": "fp32", "ranks": ranks,
-                                       "transport": transport, "alpha_us": 30.0, "beta_GBps": busbw}])
+    fit = {"collective": "all_reduce", "dtype": "fp32", "ranks": ranks, "transport": transport, "alpha_us": 30.0,
+           "beta_GBps": busbw}
+    fits = [fit] + ([{**fit, "collective": "all_to_all", "beta_GBps": a2a}] if a2a is not None else [])
+    db.put_artifact(rid, "comm_fit", fits)
     db.finish_run(rid)
     return rid
 
@@ -47,12 +49,14 @@ def _ddp_run(db: Store, t, single: float, nosync: float, sync: float, **change) 
 
 def test_the_plan_says_what_the_cluster_must_show(target):
     cat = load_catalog()
-    fab = cat.fabric(target.fabric)
     assert target.nodes > 1 and target.fabric == "ib-ndr" and target.band is not None
+    th = {r["collective"]: r for r in target.thresholds}
+    assert set(th) == {"all_reduce", "all_to_all"} and th["all_reduce"]["ranks"] == target.gpus
     c = fabric_check(target, None, cat)
-    assert c.projected == pytest.approx(target.rails * fab.effective_Bps / 1e9)
-    lo = fab.range_si("effective_fraction")[0]
-    assert c.bound == pytest.approx(target.rails * fab.line_rate_Bps * lo / 1e9) and c.verdict == "not measured"
+    assert c.projected == pytest.approx(th["all_reduce"]["projected_GBps"]) and c.verdict == "not measured"
+    assert c.bound == pytest.approx(0.9 * c.projected)  # the plan's threshold: 90 % of its projection at scale
+    a2a = fabric_a2a_check(target, None, cat)
+    assert a2a.bound == pytest.approx(0.9 * th["all_to_all"]["projected_GBps"]) and a2a.bound < c.bound
     comp = compute_step_s(target)
     terms = target.terms
     assert comp == pytest.approx(terms["compute"] / target.grad_accum + terms["optimizer"] + terms["step_overhead"])
@@ -64,11 +68,10 @@ def test_the_plan_says_what_the_cluster_must_show(target):
 
 def test_as_projected_passes_and_a_slow_fabric_fails_by_name(tmp_path, target, plan_path, capsys):
     db = Store(str(tmp_path / "a.db"))
-    cat = load_catalog()
-    fab = cat.fabric(target.fabric)
     step, comp = target.projected["step_time_s"], compute_step_s(target)
     accum = target.grad_accum
-    good = _comm_run(db, target.gpus, target.rails * fab.effective_Bps / 1e9)
+    th = {r["collective"]: r["projected_GBps"] for r in target.thresholds}
+    good = _comm_run(db, target.gpus, th["all_reduce"], a2a=th["all_to_all"])
     ddp = _ddp_run(db, target, comp, comp, step - (accum - 1) * comp)
     out = tmp_path / "ok"
     assert main(["accept", plan_path, "--run", good, "--run", ddp, "--store", db.path.as_posix(), "--out-dir", str(out),
@@ -78,11 +81,31 @@ def test_as_projected_passes_and_a_slow_fabric_fails_by_name(tmp_path, target, p
     assert json.loads((out / "acceptance.json").read_text())["verdict"] == "pass"
     html = (out / "acceptance.html").read_text()
     assert "fabric bus bandwidth" in html and "PASS" in html and "<script" not in html
-    slow = _comm_run(db, target.gpus, 0.5 * target.rails * fab.line_rate_Bps / 1e9)
+    slow = _comm_run(db, target.gpus, 0.5 * th["all_reduce"], a2a=th["all_to_all"])
     assert main(["accept", plan_path, "--run", slow, "--run", ddp, "--store", db.path.as_posix(), "--out-dir",
                  str(tmp_path / "bad")]) == 1
     text = capsys.readouterr().out
     assert "FAIL: fabric bus bandwidth" in " ".join(text.split())
+
+
+def test_an_older_plan_without_thresholds_keeps_the_catalogue_floor(tmp_path, plan_path):
+    plan = json.loads(open(plan_path).read())
+    del plan["acceptance"]["thresholds"]
+    p = tmp_path / "old.json"
+    p.write_text(json.dumps(plan))
+    t, cat = read_plan(str(p)), load_catalog()
+    fab = cat.fabric(t.fabric)
+    c = fabric_check(t, None, cat)
+    assert c.projected == pytest.approx(t.rails * fab.effective_Bps / 1e9) and fabric_a2a_check(t, None, cat) is None
+
+
+def test_a_bad_threshold_row_is_a_one_line_error(tmp_path, plan_path):
+    plan = json.loads(open(plan_path).read())
+    plan["acceptance"]["thresholds"]["rows"][0]["min_GBps"] = -1
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(plan))
+    with pytest.raises(RaxError, match="min_GBps must be a finite number > 0"):
+        read_plan(str(p))
 
 
 def test_a_run_that_is_not_the_plan_is_not_compared(tmp_path, target):

@@ -3,9 +3,11 @@
 Pure functions over a `Target` (the plan) and stored runs (dicts from `Store.get_run`).
 
 - fabric_busbw: the peak all-reduce busbw over large sizes (the α-β fit's β) over nodes x
-  GPUs-per-node ranks (`rax bench comm`), vs rails x line rate x effective fraction of the
-  plan's catalogue fabric (nccl-tests: busbw across nodes ~ the node's NIC bandwidth).
-  Passes when measured >= rails x line rate x the fraction's catalogue low end.
+  GPUs-per-node ranks (`rax bench comm`), vs the plan's threshold: its fraction (90 %) of the
+  busbw it projects at the planned scale (NCCL's algorithm there, the fabric's load regime,
+  `plan.fabric_verdict.thresholds`). Plans without thresholds: vs rails x line rate x effective
+  fraction, passing at the fraction's catalogue low end.
+- fabric_all_to_all: the same for all-to-all, when the plan sets its threshold.
 - compute_step: the median 1-rank step of `rax bench ddp` (one GPU, the plan's micro-batch and
   precision, no communication) vs (compute + recompute) / grad_accum + optimizer from the
   projection's terms. Passes when measured <= projected / (1 + low) of the plan's error band.
@@ -69,12 +71,28 @@ def _median(stats: dict | None) -> float | None:
     return (stats or {}).get("median")
 
 
+def _threshold(t: Target, kind: str) -> dict | None:
+    return next((r for r in t.thresholds if r["collective"] == kind), None)
+
+
+def _from_threshold(c: Check, t: Target, th: dict) -> None:
+    c.projected, c.bound = th["projected_GBps"], th["min_GBps"]
+    c.projected_basis = (f"projected by {t.basis.get('made_by')}: {th['collective']} over {th['ranks']} ranks at "
+                         f"{th['size_bytes'] / 2**20:,.0f} MiB, {th['algorithm'] or 'NCCL model'}, load regime "
+                         f"{th['regime'] or 'N/A'}")
+    c.tolerance = f">= {th['min_GBps']:.4g} GB/s ({th['basis'] or 'the plan threshold'})"
+
+
 def fabric_check(t: Target, run: dict | None, cat) -> Check:
     c = Check("fabric_busbw", "fabric bus bandwidth", "GB/s", direction="min")
     if t.nodes < 2 or not t.fabric:
         c.verdict, c.note = "n/a", "one node: no fabric between nodes to check"
         return c
     fab = cat.fabric(t.fabric)
+    th = _threshold(t, "all_reduce")
+    if th is not None:
+        _from_threshold(c, t, th)
+        return c if run is None else _fabric_measured(c, t, run, fab)
     lo, eff, _ = fab.range_si("effective_fraction")
     rails = max(t.rails, 1)
     c.projected, c.bound = rails * fab.line_rate_Bps * eff / 1e9, rails * fab.line_rate_Bps * lo / 1e9
@@ -87,21 +105,31 @@ def fabric_check(t: Target, run: dict | None, cat) -> Check:
     return _fabric_measured(c, t, run, fab)
 
 
-def _fabric_measured(c: Check, t: Target, run: dict, fab) -> Check:
+def fabric_a2a_check(t: Target, run: dict | None, cat) -> Check | None:
+    """All-to-all busbw vs the plan's threshold (None: the plan sets none, e.g. an older plan)."""
+    th = _threshold(t, "all_to_all")
+    if th is None or t.nodes < 2 or not t.fabric:
+        return None
+    c = Check("fabric_all_to_all", "fabric all-to-all bandwidth", "GB/s", direction="min")
+    _from_threshold(c, t, th)
+    return c if run is None else _fabric_measured(c, t, run, cat.fabric(t.fabric), "all_to_all")
+
+
+def _fabric_measured(c: Check, t: Target, run: dict, fab, kind: str = "all_reduce") -> Check:
     c.run = run["id"]
     fits = [f for f in (run.get("artifacts") or {}).get("comm_fit") or []
-            if f.get("collective") == "all_reduce" and f.get("beta_GBps")]
+            if f.get("collective") == kind and f.get("beta_GBps")]
     fit = max(fits, key=lambda f: (f.get("ranks") or 0, f["beta_GBps"])) if fits else None
     arm = (run.get("params") or {}).get("transport")
     if fit is None:
-        c.verdict, c.note = "not comparable", f"run {run['id']} has no all-reduce fit"
+        c.verdict, c.note = "not comparable", f"run {run['id']} has no {kind.replace('_', '-')} fit"
     elif fit.get("ranks") != t.gpus:
         c.verdict, c.note = "not comparable", f"run {run['id']} ran on {fit.get('ranks')} ranks, the plan has {t.gpus}"
     elif (fab.rdma and arm in TCP_ARMS) or (not fab.rdma and arm in RDMA_ARMS):
         c.verdict, c.note = "not comparable", f"{t.fabric} is {'RDMA' if fab.rdma else 'TCP'}, run used {arm}"
     else:
         c.measured = float(fit["beta_GBps"])
-        c.measured_basis = (f"measured: run {run['id']}, all-reduce over {fit['ranks']} ranks ({arm}), peak busbw "
+        c.measured_basis = (f"measured: run {run['id']}, {kind.replace('_', '-')} over {fit['ranks']} ranks ({arm}), peak busbw "
                             f"at {fit.get('peak_size_bytes') or 'large sizes'} B")
         c.judge()
     return c

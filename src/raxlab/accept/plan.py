@@ -8,6 +8,9 @@ A plan is the JSON `rax plan --out` writes (schema raxlab.plan/1, see raxlab.pla
                 error_band {low, high, basis}}
     recommendation.projection.terms   compute / recompute / optimizer seconds per step (for the
                 per-GPU compute step); absent terms make that check N/A, never a guess
+    acceptance.thresholds.rows   fabric floors: collective (all_reduce | all_to_all), ranks,
+                size_bytes, projected_GBps, min_GBps (the plan's fraction of its projection at the
+                planned scale, its algorithm and load regime); older plans have none
 The fabric's line rate and effective fraction (with its band) come from the catalogue the
 plan was made with; a plan made with an override needs the same override here.
 """
@@ -54,6 +57,7 @@ class Target:
     projected: dict
     band: Band | None
     terms: dict = field(default_factory=dict)  # seconds per step by group (projection.terms)
+    thresholds: list = field(default_factory=list)  # acceptance.thresholds.rows: fabric busbw floors
     basis: dict = field(default_factory=dict)  # comm_basis / compute_basis / made_by of the plan
     path: str = ""
 
@@ -126,6 +130,31 @@ def _terms(rec: dict, path: str) -> dict:
             if v is None or not isinstance(v, dict)}
 
 
+THRESHOLD_KINDS = ("all_reduce", "all_to_all")
+
+
+def _thresholds(acc: dict, path: str) -> list[dict]:
+    """The fabric floors the plan sets (plan.fabric_verdict.thresholds); [] for older plans."""
+    block = _mapping(acc.get("thresholds"), "acceptance.thresholds", path)
+    rows = block.get("rows") or []
+    if not isinstance(rows, list):
+        raise RaxError(f"{path}: acceptance.thresholds.rows must be a list", field="PLAN")
+    out = []
+    for k, r in enumerate(rows):
+        r = _mapping(r, f"acceptance.thresholds.rows[{k}]", path)
+        if r.get("collective") not in THRESHOLD_KINDS:
+            raise RaxError(f"{path}: acceptance.thresholds.rows[{k}].collective must be one of "
+                           f"{', '.join(THRESHOLD_KINDS)}, got {r.get('collective')!r}", field="PLAN")
+        row = {"collective": r["collective"], "name": str(r.get("name", f"fabric_{r['collective']}")),
+               "basis": str(r.get("basis", "")), "algorithm": str(r.get("algorithm", "")),
+               "regime": str(r.get("regime", ""))}
+        row["ranks"] = int(_number(r.get("ranks"), f"thresholds.rows[{k}].ranks", path, above=0))
+        for key in ("projected_GBps", "min_GBps", "size_bytes"):
+            row[key] = _number(r.get(key), f"thresholds.rows[{k}].{key}", path, above=0.0)
+        out.append(row)
+    return out
+
+
 def read_plan(path: str) -> Target:
     plan = _load(path)
     acc = _mapping(plan.get("acceptance"), "acceptance", path)
@@ -146,7 +175,8 @@ def read_plan(path: str) -> Target:
         rails = int(_number(acc.get("rails") or 0, "acceptance.rails", path, above=-1))
         return Target(str(acc["workload"]), str(acc["accelerator"]), acc.get("server"), nodes, per_node,
                       acc.get("fabric"), rails, str(acc["precision"]), _layout(acc, path), acc.get("seq_len"), proj,
-                      _band(proj, path), _terms(rec, path), {k: rec.get(k) for k in ("comm_basis", "compute_basis")}
+                      _band(proj, path), _terms(rec, path), _thresholds(acc, path),
+                      {k: rec.get(k) for k in ("comm_basis", "compute_basis")}
                       | {"made_by": plan.get("made_by", "rax plan")}, str(path))
     except KeyError as exc:
         raise RaxError(f"{path}: acceptance block lacks {exc}", field="PLAN") from None

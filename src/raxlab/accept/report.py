@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 from raxlab import __version__
-from raxlab.accept.checks import Check, ddp_checks, fabric_check, memory_check, overall
+from raxlab.accept.checks import Check, ddp_checks, fabric_a2a_check, fabric_check, memory_check, overall
 from raxlab.accept.plan import Target
 
 FORMAT = "raxlab-acceptance"
@@ -36,7 +36,9 @@ def _nodes(runs: dict) -> list[dict]:
 
 def acceptance(t: Target, runs: dict, cat, commands: dict | None = None) -> dict:
     """Evaluate every check; `runs` maps "comm"/"ddp" to stored runs (or None)."""
-    checks: list[Check] = [fabric_check(t, runs.get("comm"), cat), *ddp_checks(t, runs.get("ddp")), memory_check(t)]
+    a2a = fabric_a2a_check(t, runs.get("comm"), cat)
+    checks: list[Check] = [fabric_check(t, runs.get("comm"), cat), *([a2a] if a2a else []),
+                           *ddp_checks(t, runs.get("ddp")), memory_check(t)]
     verdict, sentence = overall(checks)
     return {"format": FORMAT, "format_version": 1, "verdict": verdict, "sentence": sentence,
             "plan": {"path": t.path, "workload": t.workload, "accelerator": t.accelerator, "server": t.server,

@@ -3,7 +3,8 @@
 Two `rax bench` commands, each distributed over the plan's nodes with `rax launch`
 (one torchrun per node, run this on every node with the same arguments):
 
-    rax bench comm --collectives all_reduce -b 1M -e MAX -f 4 ...     the fabric: all ranks
+    rax bench comm --collectives all_reduce[,all_to_all] -b 1M -e MAX -f 4 ...   the fabric: all ranks
+                                       (all-to-all when the plan sets a threshold for it)
     rax bench ddp WORKLOAD --micro-batch MICRO --precision P [--fsdp] ...   1-rank, no_sync and synced steps
 
 Measurement k uses the rendezvous port + k, so a node that starts the next measurement
@@ -57,7 +58,8 @@ def bench_commands(t: Target, arm: str, o: AcceptOptions) -> dict[str, list[str]
            f"{o.ddp_max_seconds:g}", "--transport", arm] + (["--fsdp"] if (lay.get("zero") or 0) == 3 else [])
     out = {"ddp": ddp}
     if t.nodes > 1:
-        out = {"comm": ["rax", "bench", "comm", "--collectives", "all_reduce", "-b", "1M", "-e", o.comm_max_bytes,
+        colls = "all_reduce,all_to_all" if any(r["collective"] == "all_to_all" for r in t.thresholds) else "all_reduce"
+        out = {"comm": ["rax", "bench", "comm", "--collectives", colls, "-b", "1M", "-e", o.comm_max_bytes,
                         "-f", "4", "--iters", str(o.comm_iters), "--warmup", "2", "--transport", arm], **out}
     return out
 

@@ -107,6 +107,9 @@ class FabricSpec(Spec):
     effective_fraction: Q  # NCCL busbw per rail / line rate, large messages
     latency_us: Q  # per-message alpha prior through NCCL for one network step
     cpu_cores_per_gbyte_s: Q  # host cores kept busy per GB/s moved
+    # engineering to take the fabric from its defaults to its tuned load regime (RoCE: ECMP
+    # entropy / QP scaling, congestion control, lossless config); None: nothing to tune
+    tuning_engineer_weeks: Q | None = None
     nics: tuple[str, ...]  # first is the default
     switches: tuple[str, ...]
     cable_short: str  # node to leaf

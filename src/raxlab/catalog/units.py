@@ -32,6 +32,7 @@ SUFFIXES: dict[str, tuple[float, str, str]] = {
     "_m": (1.0, "m", "m"),
     "_fraction": (1.0, "", "fraction"),
     "_ratio": (1.0, "", "ratio"),
+    "_engineer_weeks": (1.0, "engineer-weeks", "engineer-weeks"),  # labour, priced by the planner's rate
 }
 
 # Dimensionless counts: no suffix, must be whole numbers.

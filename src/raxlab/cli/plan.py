@@ -120,8 +120,8 @@ def _render(plan: dict) -> None:
                      f"{_objective_text(o)}"))
     for k, s in enumerate(plan["guideline"]):
         out.print(s, style="bold") if k == 0 else out.print(f"- {s}")
-    for part in (_rec_table, _capex_table, _network_table, _precision_table, _accelerator_table, _scale_table,
-                 _sensitivity_table, _pareto_table, _serving_front_table):
+    for part in (_rec_table, _capex_table, _network_table, _under_load_table, _acceptance_table, _precision_table,
+                 _accelerator_table, _scale_table, _sensitivity_table, _pareto_table, _serving_front_table):
         t = part(plan)
         if t is not None:
             out.print(t)
@@ -214,6 +214,39 @@ def _network_table(plan):
         _add(t, r["fabric"], r["family"], str(r["rails"]), _t(r["time_to_target_s"]), _pct(r["scaling_efficiency"]),
                   _pct(r["exposed_comm_share"]), *a2a, _money(r["capex_delta_usd"]), _money(r["tco_delta_usd"]),
                   _money(r["cost_per_unit"]), "yes" if r["meets_targets"] else "no")
+    return t
+
+
+def _under_load_table(plan):
+    """RoCE in both load regimes against the best InfiniBand row (fabric_verdict.under_load)."""
+    u = (plan.get("verdicts") or {}).get("network", {}).get("under_load")
+    if not u:
+        return None
+    ib = u["versus"]
+    t = _table(f"network under load: RoCE regimes vs {ib['fabric']} x {ib['rails']} (projected; ratio = RoCE step / "
+               f"{ib['fabric']} step)", ("fabric", "regime", "ratio", "interval", "basis", "TCO", "tuning", "decision"))
+    for r in u["rows"]:
+        for name, d in r["by_regime"].items():
+            if "ci" not in d:
+                _add(t, f"{r['fabric']} x {r['rails']}", name, "N/A", "", "", "", "", d.get("decision"))
+                continue
+            _add(t, f"{r['fabric']} x {r['rails']}", name, f"{d['projected']['ratio']:.3f}",
+                 f"{d['ci'][0]:.3f}-{d['ci'][1]:.3f}", d["basis"], _money(d["tco_usd"]),
+                 _money(d["tuning_usd"]) if d["tuning_usd"] else "-",
+                 d["decision"] + (f" (next: {d['next_step']['step']})" if d.get("next_step") else ""))
+    return t
+
+
+def _acceptance_table(plan):
+    """The plan's `rax accept` thresholds for the fabric (accept/thresholds.py)."""
+    rows = ((plan.get("acceptance") or {}).get("thresholds") or {}).get("rows") or []
+    if not rows:
+        return None
+    t = _table("acceptance thresholds (rax accept PLAN): the delivered fabric must reach", (
+        "name", "collective", "ranks", "size", "projected", "threshold", "basis"))
+    for r in rows:
+        _add(t, r["name"], r["collective"], str(r["ranks"]), f"{r['size_bytes'] / 2**20:,.0f} MiB",
+             f"{r['projected_GBps']:.4g} GB/s", f">= {r['min_GBps']:.4g} GB/s", r["basis"])
     return t
 
 

@@ -89,13 +89,14 @@ def option_costs(cat, space, res, obj, card, ci: CostInputs) -> dict:
     tiers = {k: cat.storage(name) for k, name in (("one", ci.storage_single), ("many", ci.storage_cluster))}
     storage = np.where(n > 1, tiers["many"].price_usd_per_byte, tiers["one"].price_usd_per_byte) * st_bytes
     capex = servers + nics + net["capex"] + storage
+    tuning = per_var["tuning_usd"][v] * (n > 1)
     gpu_w, host_w = per_base["gpu_w"][b], per_base["host_w"][b]
     it_avg = n * (gpu_w * ci.gpu_power_fraction + host_w * ci.host_power_fraction) + net["power"]
     it_peak = n * (gpu_w + host_w) + net["power"]
     energy = it_avg * obj.pue / 1e3 * HOURS_PER_YEAR * obj.tco_years * obj.electricity_usd_per_kwh
     return {"servers": servers, "nics": nics, "network": net["capex"], "storage": storage, "capex": capex,
             "it_avg_w": it_avg, "it_peak_w": it_peak, "facility_w": it_avg * obj.pue, "energy": energy,
-            "tco": capex + energy, "rack_units": n * per_base["ru"][b] + net["ru"], "tiers": net["tiers"],
+            "tuning": tuning, "tco": capex + energy + tuning, "rack_units": n * per_base["ru"][b] + net["ru"], "tiers": net["tiers"],
             "storage_bytes": st_bytes}
 
 
@@ -113,18 +114,29 @@ def _base_table(space) -> dict:
 
 def _variant_table(cat, variants) -> dict:
     """Per variant and node: NICs to buy beyond the bundled ones, and the credit for bundled
-    NICs the fabric cannot use (a quote without them)."""
-    nic_usd, credit = np.zeros(len(variants)), np.zeros(len(variants))
+    NICs the fabric cannot use (a quote without them); per cluster: the fabric's tuning."""
+    nic_usd, credit, tuning = np.zeros(len(variants)), np.zeros(len(variants)), np.zeros(len(variants))
     for i, v in enumerate(variants):
         if v.fabric is None:
             continue
+        tuning[i] = tuning_usd(cat, v.fabric) if v.tuned else 0.0
         nic = cat.nic(v.nic)
         buy = max(0, math.ceil(v.rails / nic.ports) - v.nics_usable)
         nic_usd[i] = buy * nic.price_usd if buy else 0.0
         if v.nics_unused and v.bundled_nic:
             bundled = cat.nic(v.bundled_nic)
             credit[i] = v.nics_unused * bundled.price_usd if bundled.has("price_usd") else 0.0
-    return {"nic_usd": nic_usd, "credit_usd": credit}
+    return {"nic_usd": nic_usd, "credit_usd": credit, "tuning_usd": tuning}
+
+
+def tuning_usd(cat, fabric: str, band: str = "value") -> float:
+    """One-off engineering to tune `fabric` into its tuned regime: catalogue engineer-weeks
+    (low/value/high) x the planner's engineer rate; 0 when the catalogue has nothing to tune."""
+    fab = cat.fabric(fabric)
+    if not fab.has("tuning_engineer_weeks"):
+        return 0.0
+    lo, v, hi = fab.range_si("tuning_engineer_weeks")
+    return {"low": lo, "value": v, "high": hi}[band] * default("engineer_usd_per_week").value
 
 
 def _network_table(cat, variants, v, nodes, oversub, links) -> dict:

@@ -74,6 +74,42 @@ def evaluate_at(ctx, i: int, precision: str) -> dict | None:
             "mfu": float(c["mfu"][0]), "memory_per_gpu_gib": float(c["memory_bytes"][0]) / 2**30, "meets_targets": meets}
 
 
+def evaluate_regime(ctx, hardware: dict, row: dict, regime: str) -> dict | None:
+    """The network-verdict row `row` (one fabric x rails on `hardware`, the verdict's) re-projected
+    with its fabric in load `regime`: best layout, rate, time, and its TCO with the fabric's tuning
+    priced only in the tuned regime (None: no layout runs there)."""
+    from dataclasses import replace as dc_replace
+
+    from raxlab.plan.search import models_for, search
+    from raxlab.plan.space import Space
+
+    opts = ctx.opts
+    acc, srv, prec, nodes = (hardware[k] for k in ("accelerator", "server", "precision", "nodes"))
+    idx = opts.where(accelerator=acc, server=srv, precision=prec, nodes=nodes, fabric=row["fabric"])
+    idx = idx[opts.k["rails"][idx] == row["rails"]]
+    if not len(idx):
+        return None
+    j = int(idx[0])
+    b, var = opts.base[j], dc_replace(opts.var[j], regime=regime)
+    tmp = Space([b], {b.pair: [var]}, (nodes,))
+    res = search(tmp, models_for(ctx.card, ctx.spec, [prec]))
+    if not len(res):
+        return None
+    c, m = res.cols, opts.metrics()
+    rate = float(c["tokens_per_s"][0] if ctx.obj.unit == "tokens" else c["samples_per_s"][0])
+    t = ctx.obj.work / rate if ctx.obj.work else None
+    tuning = float(opts.c["tuning"][j]) if "tuning" in opts.c else 0.0
+    tco = float(m["tco"][j]) - tuning + (tuning if var.tuned else 0.0)
+    step = float(c["step_time_s"][0])
+    meets = not ctx.obj.deadline_s or t is None or t <= ctx.obj.deadline_s
+    return {**row, "regime": regime, "step_time_s": step, "rate": rate, "time_to_target_s": t,
+            "exposed_comm_share": float(c["comm_s"][0]) / step, "network_comm_share": float(c["net_comm_s"][0]) / step,
+            "tco_usd": tco, "tuning_usd": tuning if var.tuned else 0.0,
+            "cost_per_unit": tco / (rate * ctx.obj.horizon_s) * ctx.obj.per_unit[1],
+            "meets_targets": bool(meets and (not ctx.obj.rate_required or rate >= ctx.obj.rate_required)),
+            "label": "projected"}
+
+
 def _src(entry, fld: str) -> dict:
     p = entry.provenance(fld)
     text = " ".join((p.source or f"estimate: {p.estimate}").split())
@@ -195,8 +231,9 @@ def assumptions(ctx, i: int) -> list[str]:
             "switch; one NIC port per rail",
             f"storage: {ci.storage_cluster} for clusters, {ci.storage_single} for one node; "
             + default("checkpoints_kept").note("checkpoints kept", f"{default('checkpoints_kept').value:g}"),
-            "TCO = CAPEX + electricity over the horizon with the cluster busy throughout; support contracts, staff, "
-            "floor space and financing are not included",
+            "TCO = CAPEX + electricity over the horizon with the cluster busy throughout (+ the engineering to "
+            "tune a RoCE fabric, catalogue tuning_engineer_weeks x engineer_usd_per_week); support contracts, "
+            "other staff, floor space and financing are not included",
             "no allowance for failures, restarts or checkpoint pauses (goodput 100 %)",
             f"global batch {ctx.spec.effective_global_batch} and sequence length are the workload's; data parallelism "
             "is limited to global batch / micro-batch",

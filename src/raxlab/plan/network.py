@@ -98,7 +98,8 @@ def _row(opts, m, r: int, base: int, cat, ref: tuple[float, int]) -> dict:
     row = opts.row(r, m)
     out = {k: row[k] for k in ("fabric", "rails", "nic", "time_to_target_s", "rate", "exposed_comm_share",
                                "network_comm_share", "all_to_all_share", "capex_usd", "tco_usd", "cost_per_unit", "meets_targets",
-                               "shortfall", "comm_basis", "layout")}
+                               "shortfall", "comm_basis", "layout", "step_time_s", "gpus", "gpus_per_node", "regime",
+                               "tuning_usd")}
     out["family"] = family(cat, row["fabric"])
     out["node_bandwidth_GBps"] = _node_bw(opts, r) / 1e9
     out["scaling_efficiency"] = row["rate"] / row["gpus"] / ref[0]

@@ -61,7 +61,7 @@ class Options:
         sc = sc or Scenario()
         c, obj = self.c, self.obj
         capex = sum(c[k] * sc.prices.get(k, 1.0) for k in COMPONENTS)
-        tco = capex + c["energy"] * sc.energy
+        tco = capex + c["energy"] * sc.energy + c.get("tuning", 0.0)  # fabric tuning: one-off engineering
         rate = c["rate"] * sc.speed * self.generation_speed(sc.speed_by_generation)
         time = obj.work / rate if obj.work else np.full(len(rate), np.nan)
         per_unit_scale = obj.per_unit[1]
@@ -120,6 +120,8 @@ class Options:
             "exposed_comm_share": float(c["comm_s"][i]) / step, "network_comm_share": float(c["net_comm_s"][i]) / step,
             "all_to_all_share": float(c["a2a_s"][i]) / step if "a2a_s" in c else 0.0,
             "capex_usd": float(m["capex"][i]), "tco_usd": float(m["tco"][i]), "energy_usd": float(c["energy"][i]),
+            "tuning_usd": float(c["tuning"][i]) if "tuning" in c else 0.0,
+            "regime": (v.regime or v.hw.fabric_regime) if fabric and v.hw is not None else None,
             "it_power_kw": float(c["it_avg_w"][i]) / 1e3, "it_peak_kw": float(c["it_peak_w"][i]) / 1e3,
             "facility_power_kw": float(c["facility_w"][i]) / 1e3, "rack_units": _f(c["rack_units"][i]),
             "cost_per_unit": float(m["cost_per_unit"][i]), "cost_per_unit_label": label,

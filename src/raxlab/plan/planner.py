@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -71,7 +71,9 @@ def make_plan(spec, card, cat, *, workload_ref: str | None = None, measured: Mea
 
         return make_serving_plan(spec, card, cat, obj, workload_ref=workload_ref, measured=measured, options=options)
     models = models_for(card, spec, spec.precisions)
-    space = build_space(cat, list(spec.precisions), options.space, measured.calibrations, measured.fabric_fits)
+    # the projection sees the fat-tree taper the cost model prices (one knob: --oversubscription)
+    sopts = replace(options.space, oversubscription=options.cost.oversubscription)
+    space = build_space(cat, list(spec.precisions), sopts, measured.calibrations, measured.fabric_fits)
     res = search(space, models)
     opts = Options(space, res, option_costs(cat, space, res, obj, card, options.cost), obj,
                    spec.effective_global_batch)
@@ -106,6 +108,7 @@ def _assemble(ctx: _Ctx) -> dict:
     opts = ctx.opts
     i, m, reason = verdicts.recommend(opts, None, ctx.tie)
     net = network.verdict(opts, m, i, reason, ctx.tie, ctx.tie_basis, ctx.cat, ctx.measured.abtests)
+    _under_load(ctx, m, i, net)
     i = _measured_pick(opts, m, i, net)
     rec = _recommendation(ctx, i, m, reason, net)
     plan = {
@@ -119,6 +122,9 @@ def _assemble(ctx: _Ctx) -> dict:
         "measured": ctx.measured.to_dict(), "assumptions": _assumptions(ctx, i), "labels": LABELS,
     }
     plan["acceptance"] = acceptance(ctx, rec)
+    from raxlab.plan.fabric_verdict import thresholds
+
+    plan["acceptance"]["thresholds"] = thresholds(ctx, i, rec)
     _runner_up(plan, ctx.tie)
     plan["guideline"] = _guideline(plan)
     return plan
@@ -135,6 +141,19 @@ def _runner_up(plan: dict, tie: float) -> None:
         plan["sensitivity"]["sentence"] += (
             f" The runner-up, {a['nodes']} x {a['accelerator']} on {a['fabric']}, meets the targets within {pct(share)}"
             " of the TCO: a tie on cost, so supply, software stack and support can decide.")
+
+
+def _under_load(ctx: _Ctx, m: dict, i: int, net: dict) -> None:
+    """The network verdict under both RoCE load regimes, with the tuning price (fabric_verdict)."""
+    from raxlab.plan import fabric_verdict
+    from raxlab.plan.detail import evaluate_regime
+
+    if not net.get("rows"):
+        return
+    view = fabric_verdict.regimes_view(ctx, m, i, net, lambda r, name: evaluate_regime(ctx, net["hardware"], r, name))
+    load = fabric_verdict.under_load(ctx, net, view, ctx.tie, ctx.measured.abtests)
+    if load is not None:  # its own block: the headline sentence stays the one the guideline prints
+        net["under_load"] = load
 
 
 def _measured_pick(opts, m, i: int, net: dict) -> int:

@@ -280,7 +280,8 @@ def _comm_key(space, flat, base: int, v: int, hc_cache: dict) -> tuple:
     if k not in hc_cache:
         hc_cache[k] = space.bases[base].consts(flat[v])
     c = hc_cache[k]
-    return (float(c.inter_bw), float(c.alpha_inter), float(c.oversub), float(c.nodes_per_leaf), float(c.ll128_net))
+    return (float(c.inter_bw), float(c.alpha_inter), float(c.oversub), float(c.nodes_per_leaf), float(c.ll128_net),
+            float(c.regime))
 
 
 def _stage_b(space, model, flat, groups, la_a, chosen, hc_cache, res) -> dict:

@@ -24,7 +24,9 @@ import copy
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
+from raxlab.catalog import fat_tree
 from raxlab.errors import RaxError, unknown_name
+from raxlab.predict import regimes
 from raxlab.predict.adapter import hardware_from_catalog
 from raxlab.predict.hardware import CommFit, Hardware, HwConsts, hw_consts
 
@@ -69,6 +71,8 @@ class Base:
         c.inter_bw = node_bw / self.g
         c.alpha_inter = fit.alpha_s if fit else hw.nccl_alpha_inter_s + hw.fabric_latency_s
         c.ll128_net = float(hw.fabric_gdr)
+        c.regime = float(regimes.index(variant.regime or hw.fabric_regime))
+        c.oversub, c.nodes_per_leaf = variant.oversub, variant.nodes_per_leaf
         return c
 
 
@@ -84,6 +88,14 @@ class Variant:
     bundled_nic: str | None = None  # the server's own compute NIC model
     hw: Hardware | None = None  # adapter output for this fabric (rails replaced per variant)
     measured: object | None = None  # measured.FabricFit for this fabric, or None (priors)
+    regime: str | None = None  # load regime (predict/regimes.py); None: the fabric family's default
+    oversub: float = 1.0  # fat-tree taper above the leaf, as the cost model builds the network
+    nodes_per_leaf: int = 0  # nodes under one leaf at that taper (0: non-blocking, no taper)
+
+    @property
+    def tuned(self) -> bool:
+        """A RoCE fabric in its tuned regime: the plan pays for the tuning (catalogue weeks)."""
+        return self.fabric is not None and (self.regime or (self.hw.fabric_regime if self.hw else "")) == "tuned"
 
     @property
     def comm_label(self) -> str:
@@ -125,6 +137,7 @@ class SpaceOptions:
     fabrics: tuple[str, ...] | None = None
     max_nodes: int = NODE_LADDER[-1]
     rails: tuple[int, ...] = RAILS
+    oversubscription: float = 1.0  # fat-tree taper above the leaf, for the projection (cost: CostInputs)
 
 
 def _names(cat, kind: str, wanted, flag: str) -> list[str]:
@@ -173,6 +186,7 @@ def build_space(cat, precisions, opts: SpaceOptions, calibrations=None, fabric_f
                 vs = _variants(cat, srv, fabrics, opts.rails, fabric_fits or {}, space, len(bases) * (len(nodes) - 1))
                 for v in vs:
                     v.hw = replace(hw, **_fabric_fields(cat, acc, srv, v.fabric, fabric_cache))
+                    v.oversub, v.nodes_per_leaf = _taper(cat, v, opts.oversubscription)
                 space.variants[(acc.spec.name, srv.spec.name)] = vs
     return space
 
@@ -198,7 +212,18 @@ def _base(acc, srv, hw: Hardware, notes, precision: str, cal, space: Space, coun
     return Base(acc, srv, precision, hw, list(notes), calibrated=cal is not None)
 
 
-FABRIC_FIELDS = ("rail_bw", "fabric_eff", "fabric_latency_s", "fabric", "fabric_gdr")
+FABRIC_FIELDS = ("rail_bw", "fabric_eff", "fabric_latency_s", "fabric", "fabric_gdr", "fabric_regime")
+
+
+def _taper(cat, v: Variant, oversub: float) -> tuple[float, int]:
+    """(oversubscription, nodes under one leaf) of the fat-tree the cost model prices for this
+    fabric: a leaf of the fabric's switch keeps `leaf_down` ports for nodes, `rails` per node."""
+    if oversub <= 1.0:
+        return 1.0, 0
+    fab = cat.fabric(v.fabric)
+    radix = cat.switch(fab.spec.switches[0]).radix_at(fab.line_rate_gbit_s)
+    leaf_down = fat_tree(radix + 1, 1, radix, oversub).leaf_down
+    return float(oversub), max(1, leaf_down // max(v.rails, 1))
 
 
 def _fabric_fields(cat, acc, srv, fabric: str, cache: dict) -> dict:

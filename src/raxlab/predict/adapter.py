@@ -11,7 +11,7 @@ the catalogue (each with its source there); achievable fractions from `priors.ya
 from __future__ import annotations
 
 from raxlab.errors import RaxError
-from raxlab.predict import nccl, priors
+from raxlab.predict import nccl, priors, regimes
 from raxlab.predict.hardware import CommFit, Hardware
 
 DTYPES = ("fp32", "tf32", "bf16", "fp16", "fp8")
@@ -21,9 +21,11 @@ def hardware_from_catalog(catalog, *, gpu: str, server: str | None = None, fabri
                           rails: int | None = None, gpus_per_node: int | None = None,
                           oversubscription: float = 1.0, nodes_per_leaf: int = 0,
                           measured_inter: CommFit | None = None,
-                          measured_intra: CommFit | None = None) -> tuple[Hardware, list[str]]:
+                          measured_intra: CommFit | None = None,
+                          regime: str | None = None) -> tuple[Hardware, list[str]]:
     """`Hardware` for `gpu` in `server` (default: the first catalogue server that takes it)
-    joined by `fabric` with `rails` NICs per node (default: one per GPU, capped by NIC slots)."""
+    joined by `fabric` with `rails` NICs per node (default: one per GPU, capped by NIC slots),
+    in load `regime` (default: the fabric family's, `regimes.DEFAULT`)."""
     acc = catalog.accelerator(gpu)
     srv = catalog.server(server) if server else _default_server(catalog, acc)
     if not srv.fits(acc):
@@ -46,7 +48,7 @@ def hardware_from_catalog(catalog, *, gpu: str, server: str | None = None, fabri
         nccl_arch=nccl.arch_of(acc.name), cpu_vendor=cpu_vendor(srv.spec.cpu),
         measured_inter=measured_inter, measured_intra=measured_intra,
         oversubscription=oversubscription, nodes_per_leaf=nodes_per_leaf,
-        **_fabric_fields(catalog, srv, fabric, rails, g))
+        **_fabric_fields(catalog, srv, fabric, rails, g, regime))
     notes = dict(notes)
     if sc.source is None:
         notes["scaleup"] = f"scale-up efficiency for {link} is an estimate: {sc.estimate}"
@@ -65,7 +67,19 @@ def _default_server(catalog, acc):
     return servers[0]
 
 
-def _fabric_fields(catalog, srv, fabric: str | None, rails: int | None, g: int) -> dict:
+def fabric_regime(fab, regime: str | None = None) -> str:
+    """The load regime of catalogue fabric `fab`: `regime` if it is one of the family's, else
+    the family's default (InfiniBand adaptive, RoCE tuned, TCP tcp)."""
+    fam = regimes.family_of(fab.spec.family, fab.spec.transport)
+    allowed = regimes.for_family(fam)
+    if regime is None:
+        return allowed[0]
+    if regime not in allowed:
+        raise RaxError(f"{fab.name} ({fam}) runs in regime {', '.join(allowed)}, not {regime!r}", field="regime")
+    return regime
+
+
+def _fabric_fields(catalog, srv, fabric: str | None, rails: int | None, g: int, regime: str | None = None) -> dict:
     if fabric is None:
         return {}
     fab = catalog.fabric(fabric)
@@ -75,4 +89,5 @@ def _fabric_fields(catalog, srv, fabric: str | None, rails: int | None, g: int) 
     if n > srv.nic_slots:
         raise RaxError(f"{n} rails exceed the {srv.nic_slots} NIC slots of {srv.name}", field="rails")
     return {"rails_per_node": n, "rail_bw": fab.line_rate_Bps, "fabric_eff": fab.effective_fraction,
-            "fabric_latency_s": fab.latency_s, "fabric": fab.name, "fabric_gdr": bool(fab.rdma and fab.gdr)}
+            "fabric_latency_s": fab.latency_s, "fabric": fab.name, "fabric_gdr": bool(fab.rdma and fab.gdr),
+            "fabric_regime": fabric_regime(fab, regime)}

@@ -10,7 +10,9 @@ buffer (nccl-tests convention), `p` ranks placed `k` per node.
 Bandwidths are per-GPU bus bandwidths (nccl-tests busbw): `hc.intra_bw` the scale-up ring busbw,
 `hc.inter_bw` the GPU's share of its node's rails (every GPU of a node syncs at the same time in
 data/pipeline parallelism, so a group with k ranks per node gets k shares). Beyond one leaf
-switch the network share is divided by the fat-tree oversubscription (`_inter_bw`).
+switch the network share is divided by the fat-tree oversubscription, and under load it is the
+fraction the fabric's regime delivers at that scale (`_inter_bw`, `regimes.py`: adaptive-routed
+InfiniBand, tuned RoCE, RoCE with plain ECMP, NCCL over TCP).
 
 The Hockney α-β ring costs (Thakur, Rabenseifner & Gropp 2005; MPICH `allreduce_intra_ring.c`)
 stay for measured single-link fits (`ddp.py`):
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from raxlab.predict import nccl
+from raxlab.predict import nccl, regimes
 
 KINDS = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all")
 
@@ -53,10 +55,14 @@ def p2p(nbytes, alpha, bw):
     return alpha + nbytes / bw
 
 
-def _inter_bw(hc, nodes):
-    """Per-GPU scale-out bandwidth, tapered by oversubscription beyond one leaf."""
+def _inter_bw(hc, nodes, kind: str | None = None, p=None, k=None):
+    """Per-GPU scale-out bandwidth, tapered by oversubscription beyond one leaf and, for a
+    collective `kind` over p ranks (k per node), by the fabric's load regime (`regimes.py`)."""
     spans = (np.asarray(hc.nodes_per_leaf) > 0) & (nodes > hc.nodes_per_leaf)
-    return np.where(spans, hc.inter_bw / hc.oversub, hc.inter_bw)
+    bw = np.where(spans, hc.inter_bw / hc.oversub, hc.inter_bw)
+    if kind is None:
+        return bw
+    return bw * regimes.efficiency(kind, getattr(hc, "regime", 0.0), p, k)
 
 
 def _shape(nbytes, p, k):
@@ -79,14 +85,15 @@ def all_to_all(nbytes, p, k, hc):
     npl = np.asarray(hc.nodes_per_leaf, dtype=float)
     leaf_nodes = np.where((npl > 0) & (nodes > npl), npl, nodes)
     cross = nbytes * (p - leaf_nodes * k) / p * np.maximum(hc.oversub, 1.0)
-    t_inter = np.maximum(nbytes * (p - k) / p, cross) / np.maximum(hc.inter_bw, 1e-30)
+    net = hc.inter_bw * regimes.efficiency("all_to_all", getattr(hc, "regime", 0.0), p, k)
+    t_inter = np.maximum(nbytes * (p - k) / p, cross) / np.maximum(net, 1e-30)
     lat = np.where(nodes > 1, hc.alpha_inter, hc.alpha_intra)
     return np.where(p > 1, lat + np.maximum(t_intra, np.where(nodes > 1, t_inter, 0.0)) + hc.base, 0.0)
 
 
-def _group(nbytes, p, k, hc) -> nccl.Group:
+def _group(nbytes, p, k, hc, kind: str = "all_reduce") -> nccl.Group:
     nbytes, p, k, nodes = _shape(nbytes, p, k)
-    b_net = np.maximum(k * _inter_bw(hc, nodes), 1e-30)  # no rails: single node only (layout check)
+    b_net = np.maximum(k * _inter_bw(hc, nodes, kind, p, k), 1e-30)  # no rails: single node only (layout check)
     return nccl.Group(nbytes, p, k, nodes, np.asarray(hc.intra_bw, dtype=float), b_net)
 
 
@@ -103,26 +110,35 @@ def group_time(kind: str, nbytes, p, k, hc):
     _check(kind)
     if kind == "all_to_all":
         return all_to_all(nbytes, p, k, hc)
-    g = _group(nbytes, p, k, hc)
+    g = _group(nbytes, p, k, hc, kind)
     return np.where(g.p > 1, nccl.best_time(kind, g, hc), 0.0)
+
+
+def ring_time(kind: str, nbytes, p, k, hc):
+    """The collective with NCCL held to its ring (NCCL_ALGO=Ring, as `rax accept` runs two nodes):
+    the fastest ring protocol."""
+    _check(kind)
+    g = _group(nbytes, p, k, hc, kind)
+    t = np.min(np.stack([np.asarray(x, dtype=float) for _, x in nccl.ring(kind, g, hc)]), axis=0)
+    return np.where(g.p > 1, t, 0.0)
 
 
 def group_choice(kind: str, nbytes, p, k, hc):
     """The algorithm/protocol NCCL's model picks (e.g. 'ring/LL128'), per element; 'p2p' for
     all-to-all, 'none' for a single rank."""
     _check(kind)
-    g = _group(nbytes, p, k, hc)
+    g = _group(nbytes, p, k, hc, kind)
     if kind == "all_to_all":
         return np.where(g.p > 1, "p2p", "none")
     _, label = nccl.best(kind, g, hc)
     return np.where(g.p > 1, label, "none")
 
 
-def busbw(kind: str, nbytes, p, k, hc):
-    """The nccl-tests bus bandwidth (B/s) `group_time` implies: algbw × 2(p−1)/p for all-reduce,
-    × (p−1)/p for the others (nccl-tests doc/PERFORMANCE.md)."""
+def busbw(kind: str, nbytes, p, k, hc, ring_only: bool = False):
+    """The nccl-tests bus bandwidth (B/s) `group_time` (or `ring_time`) implies: algbw × 2(p−1)/p
+    for all-reduce, × (p−1)/p for the others (nccl-tests doc/PERFORMANCE.md)."""
     nbytes, pp, _, _ = _shape(nbytes, p, k)
-    t = group_time(kind, nbytes, p, k, hc)
+    t = (ring_time if ring_only and kind != "all_to_all" else group_time)(kind, nbytes, p, k, hc)
     factor = 2 * (pp - 1) / pp if kind == "all_reduce" else (pp - 1) / pp
     return np.where(t > 0, nbytes / np.where(t > 0, t, 1.0) * factor, 0.0)
 
@@ -134,7 +150,7 @@ def per_gpu_time(kind: str, nbytes, p, k, hc):
     p = np.maximum(np.asarray(p, dtype=float), 1.0)
     nodes = np.ceil(p / np.clip(k, 1.0, p))
     factor = 2.0 if kind == "all_reduce" else 1.0
-    bw = np.maximum(np.where(nodes > 1, _inter_bw(hc, nodes), hc.intra_bw), 1e-30)
+    bw = np.maximum(np.where(nodes > 1, _inter_bw(hc, nodes, kind, p, k), hc.intra_bw), 1e-30)
     steps, net_steps = factor * (p - 1), factor * (nodes - 1)
     latency = net_steps * hc.alpha_inter + (steps - net_steps) * hc.alpha_intra
     t = latency + factor * (p - 1) / p * nbytes / bw

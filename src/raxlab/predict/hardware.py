@@ -20,7 +20,7 @@ from typing import Mapping
 import numpy as np
 
 from raxlab.errors import RaxError
-from raxlab.predict import nccl
+from raxlab.predict import nccl, regimes
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,7 @@ class Hardware:
     nccl_arch: str = "ampere"  # NCCL's GPU generation class (data/nccl_tuning.yaml `arch`)
     cpu_vendor: str = "intel"  # intel | amd: NCCL's LL ceiling and network overhead depend on it
     fabric_gdr: bool = False  # RDMA with GPUDirect: NCCL enables LL128 across nodes only then
+    fabric_regime: str = "adaptive"  # load regime of the fabric (predict/regimes.py, data/fabric_regimes.yaml)
     family: str = ""
     provenance: Mapping[str, str] = field(default_factory=dict)
 
@@ -173,6 +174,7 @@ class HwConsts:
     ll128_net: object = 0.0
     ll_max_1: object = 87.7e9
     cpu_amd: object = 0.0
+    regime: object = 0.0  # index of the fabric's load regime (predict/regimes.py); 0 = adaptive
 
 
 def hw_consts(hw: Hardware, dtype: str) -> HwConsts:
@@ -220,7 +222,8 @@ def nccl_fields(hw: Hardware) -> dict:
     return {"intra_pci": float(hw.scaleup_kind in ("pcie", "nvlink-bridge-pairs")),
             "nvls_eff": nccl.nvls_efficiency(hw.nccl_arch) if nvswitch else 0.0,
             "ll128_intra": float(nvswitch), "ll128_net": float(hw.fabric_gdr),
-            "ll_max_1": nccl.ll_max_one_node(hw.nccl_arch), "cpu_amd": float(hw.cpu_vendor == "amd")}
+            "ll_max_1": nccl.ll_max_one_node(hw.nccl_arch), "cpu_amd": float(hw.cpu_vendor == "amd"),
+            "regime": float(regimes.index(hw.fabric_regime))}
 
 
 def _peak16(hw: Hardware, dtype: str) -> float:

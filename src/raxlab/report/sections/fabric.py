@@ -42,6 +42,42 @@ def network_table(net: dict, band: dict | None) -> Table:
                              "with its best rail count and layout. CAPEX/TCO from catalogue prices.")
 
 
+def under_load_blocks(net: dict, plan: dict | None) -> list:
+    """RoCE in both load regimes vs the best InfiniBand row, the price of tuning, and the
+    acceptance thresholds that hold the delivered fabric to the projection."""
+    load = net.get("under_load")
+    if not isinstance(load, dict):
+        return []
+    ib = load.get("versus") or {}
+    lab = Label("projected", "fabric load regimes (predict/data/fabric_regimes.yaml) and catalogue ranges")
+    rows = []
+    for r in load.get("rows") or []:
+        for name, d in (r.get("by_regime") or {}).items():
+            ci = d.get("ci") or [None, None]
+            rows.append([Cell(f"{r.get('fabric')} x {r.get('rails')}"), Cell(name),
+                         cell(fmt.g(get(d, "projected", "ratio")), lab, get(d, "projected", "ratio")),
+                         Cell(f"{fmt.g(ci[0])}-{fmt.g(ci[1])}" if ci[0] is not None else "N/A"),
+                         cell(fmt.usd(d.get("tco_usd")), value=d.get("tco_usd")),
+                         cell(fmt.usd(d.get("tuning_usd")) if d.get("tuning_usd") else "-", value=d.get("tuning_usd")),
+                         Cell(str(d.get("decision"))), Cell(get(d, "next_step", "what") or "")])
+    out = [Heading("Under load: RoCE tuned vs plain ECMP"), Para(load.get("summary") or "", "verdict"),
+           Table([Column("RoCE fabric"), Column("regime"), Column(f"step vs {ib.get('fabric')}", lab, True),
+                  Column("interval"), Column("TCO", lab, True), Column("tuning (estimate)"), Column("decision"),
+                  Column("next step")], rows,
+                 f"Ratio = RoCE step time / {ib.get('fabric')} step time on the recommended hardware; decision: pays "
+                 f"({ib.get('fabric')} surely faster beyond the tie threshold), tie (proven inside it), inconclusive.")]
+    th = get(plan, "acceptance", "thresholds")
+    if isinstance(th, dict) and th.get("rows"):
+        trows = [[Cell(t.get("collective")), cell(fmt.text(t.get("ranks")), value=t.get("ranks")),
+                  cell(fmt.g(t.get("projected_GBps")), value=t.get("projected_GBps")),
+                  cell(fmt.g(t.get("min_GBps")), value=t.get("min_GBps")), Cell(t.get("basis") or "")]
+                 for t in th["rows"]]
+        out += [Heading("Acceptance thresholds for the delivered fabric (rax accept)"),
+                Table([Column("collective"), Column("ranks"), Column("projected busbw GB/s", lab, True),
+                       Column("must reach GB/s"), Column("basis")], trows)]
+    return out
+
+
 def measured_ab(ab: dict) -> list:
     lab = Label("measured", f"A/B run {ab.get('run') or '?'} on {ab.get('nodes', '?')} nodes")
     rows = [[Cell(str(a.get("fabric"))), cell(fmt.seconds(a.get("median_step_s")), lab, a.get("median_step_s")),
@@ -143,5 +179,6 @@ def build(data: ReportData) -> Section:
         sec.add(Para(f"Tie threshold ±{fmt.pct(net['tie_threshold'])}: {net.get('tie_basis') or ''}", "note"))
     if net.get("rows"):
         sec.add(network_table(net, band))
+    sec.add(*under_load_blocks(net, data.plan))
     sec.add(scaling_chart(data.plan, band) or Para("No scaling curve in the plan (N/A).", "missing"))
     return sec
