@@ -99,26 +99,24 @@ class UserCodeExit(BaseException):
         self.status = status
 
 
+def _refuse_exit(status=0):
+    raise UserCodeExit(status)
+
+
 @contextlib.contextmanager
-def user_code(what: str):
+def user_code(what: str, should: str = "instead of returning a model; a factory must return a torch.nn.Module"):
     """Run the user's code so that ending the process is an error, not a silent success: a
     `sys.exit()` (SystemExit) or `os._exit()` inside a factory or its module would otherwise end
     `rax` with status 0 and nothing stored. `os._exit` is swapped for a raise while the code runs
     (an exit from C, e.g. through ctypes, is caught by `raxlab.cli.main`'s supervision instead)."""
     real_exit = os._exit
-
-    def refuse_exit(status=0):
-        raise UserCodeExit(status)
-
-    os._exit = refuse_exit
+    os._exit = _refuse_exit
     try:
         yield
     except SystemExit as exc:
-        raise RaxError(f"{what} called sys.exit({exc.code!r}) instead of returning a model; a factory must "
-                       "return a torch.nn.Module", field="model") from None
+        raise RaxError(f"{what} called sys.exit({exc.code!r}) {should}", field="model") from None
     except UserCodeExit as exc:
-        raise RaxError(f"{what} called os._exit({exc.status!r}) instead of returning a model; a factory must "
-                       "return a torch.nn.Module", field="model") from None
+        raise RaxError(f"{what} called os._exit({exc.status!r}) {should}", field="model") from None
     finally:
         os._exit = real_exit
 
@@ -145,9 +143,37 @@ def _factory_source(ref: str, args: dict[str, Any], base_dir: Path, trust_code: 
     def make(dtype, n):
         model = _call(fn, args, f"factory {ref}")
         _say_trusted(ref, base_dir, trust_code)
-        return model
+        return _guard_forward(model, f"the model from {ref}")
 
     return ModelSource("factory", f"factory {ref}", None, make, args=args)
+
+
+def _guard_forward(model, what: str):
+    """The user's forward() is user code too: an exit inside it (while rax traces or times it) is an
+    error naming the model, not a silent end of rax."""
+    forward = getattr(model, "forward", None)
+    if forward is None or not callable(forward):
+        return model
+
+    should = "in forward(); forward() must return the model's outputs"
+
+    def guarded(*a, **kw):  # user_code inlined: this runs on every timed step, so keep it to a swap
+        real = os._exit
+        os._exit = _refuse_exit
+        try:
+            return forward(*a, **kw)
+        except SystemExit as exc:
+            raise RaxError(f"{what} called sys.exit({exc.code!r}) {should}", field="model") from None
+        except UserCodeExit as exc:
+            raise RaxError(f"{what} called os._exit({exc.status!r}) {should}", field="model") from None
+        finally:
+            os._exit = real
+
+    try:
+        model.forward = guarded
+    except (AttributeError, TypeError):  # a module that forbids new attributes: leave it as it is
+        pass
+    return model
 
 
 TRUST_NOTED = "RAX_TRUSTED_CODE_NOTED"  # inherited by point children and ranks: one note per command
