@@ -300,8 +300,11 @@ class Store:
         """Refuse another application's database and a store whose columns are not its stamp's."""
         app = self.db.execute("PRAGMA application_id").fetchone()[0]
         tables = sorted(r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'"))
-        ours = app == APPLICATION_ID or (app == 0 and "meta" in tables and self.schema_version() > 0)
-        if not ours and (app != 0 or tables):
+        stamped = "meta" in tables and self.schema_version() > 0
+        # ours: RA:X's schema stamp (marked, or from before the mark); a new file: no tables and no
+        # other application's mark; anything else is not a store this rax wrote
+        ours = app in (0, APPLICATION_ID) and (stamped or not tables)
+        if not ours:
             what = f"application_id {app:#010x}" if app else f"tables {', '.join(tables[:6])}"
             raise RaxError(f"{self.path} is an SQLite database of another application ({what}), not a RA:X "
                            "results store; give RA:X's store with --store (or a new file name)", field="--store")

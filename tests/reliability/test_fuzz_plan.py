@@ -21,8 +21,16 @@ PATHS = [("acceptance",), ("acceptance", "nodes"), ("acceptance", "gpus_per_node
          ("acceptance", "projected", "step_time_s"), ("acceptance", "projected", "error_band"),
          ("acceptance", "projected", "error_band", "low"), ("acceptance", "workload"), ("acceptance", "rails"),
          ("recommendation",), ("recommendation", "projection"), ("recommendation", "projection", "terms"),
-         ("recommendation", "projection", "terms", "compute"), ("schema",)]
-VALUES = junk() | st.sampled_from([0, -1, 1e308, float("nan"), "1", None, [], {}, True, "raxlab.plan/1"])
+         ("recommendation", "projection", "terms", "compute"), ("schema",),
+         # issue 20: every field typed (1.5 nodes), the layout a Layout, the spec by path and hash
+         ("acceptance", "gpus"), ("acceptance", "precision"), ("acceptance", "seq_len"), ("acceptance", "server"),
+         ("acceptance", "workload_sha256"), ("acceptance", "workload_ref"), ("acceptance", "surprise"),
+         ("acceptance", "layout", "tp"), ("acceptance", "layout", "zero"), ("acceptance", "layout", "recompute"),
+         ("acceptance", "layout", "grad_accum"), ("acceptance", "layout", "sequence_parallel"),
+         ("acceptance", "layout", "colour"), ("acceptance", "projected", "step_time_band_s"),
+         ("acceptance", "projected", "mfu")]
+VALUES = junk() | st.sampled_from([0, -1, 1e308, float("nan"), "1", None, [], {}, True, "raxlab.plan/1", 1.5, 2.0, 3,
+                                   "full", "a" * 64, "/etc/passwd", "../spec.yaml", 2**40])
 
 
 class Plan(tuple):

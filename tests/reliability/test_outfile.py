@@ -203,3 +203,68 @@ def test_pdf_goes_through_the_writer_with_a_stand_in_browser(one_run, tmp_path, 
     os.mkfifo(tmp_path / "f.pdf")
     code, _, err = cli("report", rid, "--format", "pdf", "--store", db, "--out", tmp_path / "f.pdf")
     assert "FIFO" in assert_cli_error(code, err)
+
+
+# -- fuzz: any kind of thing at the target, any name, any content ---------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tests.reliability.fuzzkit import check, fuzz  # noqa: E402
+
+TARGETS = ("absent", "regular", "symlink", "dangling symlink", "symlink loop", "fifo", "socket", "directory",
+           "file as parent", "missing parents", *(["char device"] if is_root() else []))
+
+
+def _make_target(d: Path, kind: str, name: str) -> Path:
+    p = d / name
+    if kind == "regular":
+        p.write_text("old")
+    elif kind == "symlink":
+        (d / "victim").write_text("precious")
+        p.symlink_to(d / "victim")
+    elif kind == "dangling symlink":
+        p.symlink_to(d / "nowhere")
+    elif kind == "symlink loop":
+        p.symlink_to(p.name)
+    elif kind == "fifo":
+        os.mkfifo(p)
+    elif kind == "socket":
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(str(p))
+        s.close()
+    elif kind == "directory":
+        p.mkdir()
+    elif kind == "char device":
+        os.mknod(p, stat.S_IFCHR | 0o600, os.makedev(1, 7))
+    elif kind == "file as parent":
+        p.write_text("")
+        return p / "x"
+    elif kind == "missing parents":
+        return d / "a" / "b" / name
+    return p
+
+
+@fuzz(0.5)
+@given(kind=st.sampled_from(TARGETS), name=st.text(st.characters(codec="utf-8", exclude_characters="/\0"),
+                                                    min_size=1, max_size=40),
+       data=st.binary(max_size=64) | st.text(max_size=64))
+def test_fuzz_any_target(kind, name, data, tmp_path_factory):
+    d = tmp_path_factory.mktemp("out")
+    name = name if name not in (".", "..") else "x"
+    try:
+        target = _make_target(d, kind, name)
+    except OSError:  # a name this file system refuses to create
+        return
+    got = check("outfile", write_file, target, data)
+    if kind in ("absent", "regular", "missing parents"):
+        if isinstance(got, RaxError):  # only the name itself can be refused (too long, not decodable)
+            assert "name" in str(got) or "long" in str(got), str(got)
+            return
+        written = target.read_bytes()
+        assert written == (data.encode("utf-8") if isinstance(data, str) else data)
+    else:
+        assert isinstance(got, RaxError), f"wrote over a {kind}"
+    if (d / "victim").exists():
+        assert (d / "victim").read_text() == "precious"
+    assert not [n for n in os.listdir(d) if n.endswith(".tmp")]

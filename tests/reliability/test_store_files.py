@@ -8,6 +8,7 @@ import hashlib
 import os
 import sqlite3
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -174,3 +175,75 @@ def test_a_read_only_store_reads_and_refuses_the_first_write_in_one_line(tmp_pat
         assert "read-only" in assert_cli_error(code, err)
     finally:
         undo()
+
+
+# -- fuzz: whatever is at the --store path ---------------------------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tests.reliability.fuzzkit import check, fuzz  # noqa: E402
+
+
+@st.composite
+def store_files(draw):
+    """(kind, build(path)): junk bytes, a cut or flipped real store, a foreign database, RA:X's
+    tables with a column missing or an odd schema stamp."""
+    kind = draw(st.sampled_from(["bytes", "magic+junk", "cut store", "flipped store", "foreign", "odd stamp",
+                                 "column missing", "app id"]))
+    blob = draw(st.binary(max_size=200))
+    stamp = draw(st.sampled_from(["0", "-1", "1", str(SCHEMA_VERSION), "999", "x", "", "1e3"]))
+    app = draw(st.sampled_from([0, APPLICATION_ID, 1, -1, 2**31 - 1]))
+    cut = draw(st.integers(0, 8192))
+
+    def build(path):
+        if kind == "bytes":
+            path.write_bytes(blob)
+            return
+        if kind == "magic+junk":
+            path.write_bytes(b"SQLite format 3\0" + blob)
+            return
+        if kind in ("cut store", "flipped store"):
+            st_ = Store(path)
+            st_.finish_run(st_.new_run("compute", workload="w"))
+            st_.close()
+            raw = bytearray(path.read_bytes())
+            if kind == "cut store":
+                raw = raw[:cut]
+            else:
+                for i in range(0, len(raw), max(1, cut)):
+                    raw[i] ^= 0xFF
+            for side in ("-wal", "-shm"):
+                Path(str(path) + side).unlink(missing_ok=True)
+            path.write_bytes(bytes(raw))
+            return
+        con = sqlite3.connect(path)
+        if kind == "foreign":
+            con.execute("CREATE TABLE t (a)")
+        else:
+            con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+            con.execute("INSERT INTO meta VALUES ('schema_version', ?)", (stamp,))
+            if kind == "column missing":
+                con.execute("CREATE TABLE runs (id TEXT, kind TEXT)")
+        con.execute(f"PRAGMA application_id = {app}")
+        con.commit()
+        con.close()
+
+    return kind, build
+
+
+@fuzz(0.4)
+@given(sample=store_files())
+def test_fuzz_store_files(sample, tmp_path_factory):
+    kind, build = sample
+    path = tmp_path_factory.mktemp("store") / "rax.db"
+    build(path)
+    size = path.stat().st_size
+    check("store.read", lambda: Store(path, readonly=True).list_runs())
+    for argv in (("runs", "list"), ("runs", "show", "latest")):
+        code, _, err = cli(*argv, "--store", path)
+        if code != 0:
+            assert_cli_error(code, err)
+    got = check("store.write", lambda: Store(path).new_run("compute", workload="w"))
+    if kind in ("bytes", "magic+junk", "foreign") and size:
+        assert isinstance(got, RaxError), f"wrote into a {kind} file"
