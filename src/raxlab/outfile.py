@@ -121,7 +121,7 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _commit(tmp: Path, path: Path, field: str) -> None:
+def _commit(tmp: Path, path: Path, field: str, mode: int = MODE) -> None:
     """Rename `tmp` over `path` after checking `path` again (it may have changed meanwhile)."""
     try:
         st = os.lstat(path)
@@ -132,14 +132,14 @@ def _commit(tmp: Path, path: Path, field: str) -> None:
         raise RaxError(f"{str(path)!r} {why}", field=field)
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(tmp, MODE & ~umask)
+    os.chmod(tmp, mode & ~umask)
     os.replace(tmp, path)
     _fsync_dir(path.parent)
 
 
 @contextlib.contextmanager
 def atomic_path(final: str | os.PathLike, *, field: str = "--out", parents: bool = True,
-                suffix: str = "") -> Iterator[Path]:
+                suffix: str = "", mode: int = MODE) -> Iterator[Path]:
     """A temp path beside `final` for the caller (or a program it runs) to fill; on a clean exit
     it is fsync'ed and renamed over `final`; on any exception it is removed and `final` kept."""
     path = check_target(final, field=field, parents=parents)
@@ -153,7 +153,7 @@ def atomic_path(final: str | os.PathLike, *, field: str = "--out", parents: bool
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
-        _commit(tmp, path, field)
+        _commit(tmp, path, field, mode)
     except OSError as exc:
         raise _oserror(path, exc, field) from None
     finally:
@@ -161,10 +161,11 @@ def atomic_path(final: str | os.PathLike, *, field: str = "--out", parents: bool
 
 
 def write_file(final: str | os.PathLike, data: str | bytes, *, field: str = "--out",
-               parents: bool = True) -> Path:
-    """Write `data` (str as UTF-8) to `final` atomically under the rules above; returns the path."""
+               parents: bool = True, mode: int = MODE) -> Path:
+    """Write `data` (str as UTF-8) to `final` atomically under the rules above; returns the path.
+    `mode`: permission bits before the umask (0o755 for a script to run)."""
     payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    with atomic_path(final, field=field, parents=parents) as tmp:
+    with atomic_path(final, field=field, parents=parents, mode=mode) as tmp:
         with open(tmp, "wb") as f:
             f.write(payload)
             f.flush()

@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import stat
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -45,12 +46,15 @@ def deadline(seconds: float = DEADLINE_S):
         raise Hung(f"still running after {seconds} s")
 
     old = signal.signal(signal.SIGALRM, fire)
+    before, t0 = signal.getitimer(signal.ITIMER_REAL)[0], time.monotonic()  # pytest-timeout's, if any
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+        if before > 0:  # give the outer timer back what is left of it
+            signal.setitimer(signal.ITIMER_REAL, max(before - (time.monotonic() - t0), 1e-3))
 
 
 # -- special files ---------------------------------------------------------------------------
