@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 from raxlab import __version__
+from raxlab import fmt
 from raxlab.accept.checks import Check, ddp_checks, fabric_a2a_check, fabric_check, memory_check, overall
 from raxlab.accept.plan import Target
 
@@ -52,10 +53,7 @@ def acceptance(t: Target, runs: dict, cat, commands: dict | None = None) -> dict
 
 
 def _fmt(v, unit: str = "") -> str:
-    from raxlab.report.fmt import num
-
-    v = num(v)
-    return "N/A" if v is None else f"{v:.4g}{(' ' + unit) if unit else ''}"
+    return fmt.g(v, 4, unit)
 
 
 def _checks_table(result: dict):

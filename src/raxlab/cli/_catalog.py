@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, Callable
 
+from raxlab import fmt
 from raxlab.errors import unknown_name
 
 MARK_ESTIMATE, MARK_OVERRIDE = "~", "*"
@@ -56,8 +57,8 @@ def cell(entry, field: str, digits: int = 4) -> str:
 def num(v: float, digits: int = 4) -> str:
     """Whole numbers with thousands separators (prices, watts), others to `digits` digits."""
     if v == int(v) and abs(v) < 1e12:
-        return f"{int(v):,}"
-    return f"{v:.{digits}g}"
+        return f"{int(v):,}"  # a catalogue figure as its source gives it
+    return fmt.g(v, digits)
 
 
 def _yes(v: bool) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from raxlab import fmt
 from raxlab.cli.common import add_json, add_store, add_workload, console, emit, styled
 
 COMMAND = "abtest"
@@ -77,7 +78,14 @@ def _progress(con):
 
 
 def _f(v, spec: str, scale: float = 1.0, unit: str = "") -> str:
-    return "N/A" if v is None else f"{format(v * scale, spec)}{unit}"
+    """Through the one formatter (`spec` says the kind: % share, money, or a plain number)."""
+    if v is None:
+        return fmt.NA
+    if spec.endswith("%"):
+        return fmt.pct(v * scale)
+    if unit.strip() == "$":
+        return fmt.usd(v * scale)
+    return fmt.g(v * scale, 4) + unit
 
 
 def _render(r: dict) -> None:

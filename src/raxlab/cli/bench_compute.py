@@ -1,5 +1,6 @@
 """`rax bench compute WORKLOAD`: the real training/inference step per precision and batch."""
 
+from raxlab import fmt
 from raxlab.cli.common import add_json, add_store, add_workload, console, deprecated_alias, emit
 
 COMMAND = ("bench", "compute")
@@ -59,25 +60,25 @@ def _render(d):
     for i, text in enumerate(notes, 1):
         con.print(f"[{i}] {text}")
     for prec, fl in d["peaks"].get("measured", {}).items():
-        con.print(f"GEMM peak {prec}: {fl / 1e9:.4g} GFLOP/s (measured here)")
+        con.print(f"GEMM peak {prec}: {fmt.si(fl, 'FLOP/s', 4)} (measured here)")
     for prec, fl in d["peaks"].get("catalog", {}).items():
-        con.print(f"dense peak {prec}: {fl / 1e12:.4g} TFLOP/s (catalogue: {d['peaks'].get('catalog_entry')})")
+        con.print(f"dense peak {prec}: {fmt.si(fl, 'FLOP/s', 4)} (catalogue: {d['peaks'].get('catalog_entry')})")
 
 
 def _ms(v):
-    return "N/A" if v is None else f"{v * 1e3:.4g} ms"
+    return fmt.seconds(v, 4)
 
 
 def _pct(v):
-    return "N/A" if v is None else f"{100 * v:.1f}%"
+    return fmt.pct(v)
 
 
 def _num(v):
-    return "N/A" if v is None else f"{v:.4g}"
+    return fmt.g(v)
 
 
 def _mib(v):
-    return "N/A" if v is None else f"{v / 2**20:.0f} MiB"
+    return fmt.nbytes(v)
 
 
 def _note(r, notes: list) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from raxlab import fmt
 from raxlab.cli.common import add_json, add_store, add_workload, console, emit
 
 COMMAND = ("bench", "ddp")
@@ -55,11 +56,11 @@ def run(args) -> int:
 
 
 def _ms(v) -> str:
-    return "N/A" if v is None else f"{v * 1e3:.4g} ms"
+    return fmt.seconds(v, 4)
 
 
 def _pct(v) -> str:
-    return "N/A" if v is None else f"{100 * v:.1f}%"
+    return fmt.pct(v)
 
 
 def _render(r: dict) -> None:
@@ -88,8 +89,8 @@ def _render(r: dict) -> None:
 
 
 def _print_derived(con, d: dict, s: dict) -> None:
-    tok = f", {d['tokens_per_s']:.4g} tokens/s" if d.get("tokens_per_s") else ""
-    con.print(f"throughput: {d.get('samples_per_s', 0):.4g} samples/s{tok}; scaling efficiency "
+    tok = f", {fmt.g(d['tokens_per_s'])} tokens/s" if d.get("tokens_per_s") else ""
+    con.print(f"throughput: {fmt.g(d.get('samples_per_s'))} samples/s{tok}; scaling efficiency "
               f"{_pct(d.get('scaling_efficiency'))} ({d.get('scaling_basis', 'no 1-rank step')})")
     if d.get("exposed_comm_s") is not None:
         lo, hi = d["exposed_comm_share_ci"]
@@ -99,7 +100,7 @@ def _print_derived(con, d: dict, s: dict) -> None:
     buckets = s.get("bucket_sizes_bytes")
     how = (f"FSDP over {s.get('fsdp_units')} sharded units" if s.get("fsdp_units") else
            f"bucket_cap_mb {s.get('bucket_cap_mb'):g}" + (f", {len(buckets)} buckets as built" if buckets else ""))
-    con.print(f"gradients: {s.get('grad_bytes', 0) / 1e6:.4g} MB per step over {s.get('params', 0):,} "
+    con.print(f"gradients: {fmt.nbytes(s.get('grad_bytes'))} per step over {fmt.count(s.get('params'))} "
               f"parameters; {how}")
 
 

@@ -1,5 +1,6 @@
 """`rax bench io WORKLOAD`: DataLoader throughput from the data sample at 0, 1, 2, ... workers."""
 
+from raxlab import fmt
 from raxlab.cli.common import add_json, add_store, add_workload, console, deprecated_alias, emit
 
 COMMAND = ("bench", "io")
@@ -45,8 +46,8 @@ def _render(d):
 
 
 def _n(v):
-    return "N/A" if v is None else f"{v:.4g}"
+    return fmt.g(v)
 
 
 def _ms(v):
-    return "N/A" if v is None else f"{v * 1e3:.3g} ms"
+    return fmt.seconds(v)

@@ -1,5 +1,6 @@
 """`rax bench kernels`: GEMM per dtype, STREAM memory bandwidth, host<->device copies."""
 
+from raxlab import fmt
 from raxlab.cli.common import add_json, add_store, console, deprecated_alias, emit
 
 COMMAND = ("bench", "kernels")
@@ -48,10 +49,8 @@ def _render(d):
 
 
 def _f(v, unit=""):
-    if v is None:
-        return "N/A"
     if unit == "%":
-        return f"{100 * v:.1f}%"
+        return fmt.pct(v)
     if unit == "s":
-        return f"{v * 1e3:.3g} ms"
-    return f"{v:.4g}"
+        return fmt.seconds(v)
+    return fmt.g(v)

@@ -1,5 +1,6 @@
 """`rax calibrate RUN`: fit the model on part of a stored run, predict the rest, store the errors."""
 
+from raxlab import fmt
 from raxlab.cli.common import add_json, add_store, console, emit
 
 COMMAND = "calibrate"
@@ -87,8 +88,8 @@ def _render(d: dict) -> None:
 
 
 def _s(v):
-    return "N/A" if v is None else f"{v * 1e3:.4g} ms"
+    return fmt.seconds(v, 4)
 
 
 def _pct(v):
-    return "N/A" if v is None else f"{100 * v:+.1f} %"
+    return fmt.signed_pct(v)

@@ -1,5 +1,6 @@
 """`rax card WORKLOAD`: the workload card (parameters, FLOPs, bytes, activations) from one traced step."""
 
+from raxlab import fmt
 from raxlab.cli.common import add_json, add_workload, console, emit, styled
 
 COMMAND = "card"
@@ -28,21 +29,13 @@ def run(args) -> int:
 
 
 def si(value, unit: str = "") -> str:
-    """1234567 -> '1.23 M' (decimal prefixes: FLOPs and bytes in SI, GB = 1e9 B)."""
-    if value is None:
-        return "N/A"
-    for div, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= div:
-            return f"{value / div:.3g} {prefix}{unit}"
-    return f"{value:.3g} {unit}".rstrip()
+    """1234567 -> '1.23 M' (decimal prefixes: FLOPs and traffic bytes in SI, GB = 1e9 B)."""
+    return fmt.si(value, unit)
 
 
 def count(n: int) -> str:
     """Parameter counts the way model cards write them: 8.03 B, 1.7 M."""
-    for div, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if n >= div:
-            return f"{n / div:.3g} {suffix}"
-    return str(n)
+    return fmt.count(n)
 
 
 def _render(card: dict) -> None:

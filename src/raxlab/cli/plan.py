@@ -3,6 +3,7 @@ precision, what it costs and why — from the workload card, its targets, the ca
 measurements of stored runs (`--run`, a comma list or repeated). Exit code 5 when no candidate
 meets every target (the closest one is shown; `rax --help`, README "Exit codes")."""
 
+from raxlab import fmt
 from raxlab.cli._catalog import add_catalog_override, load
 from raxlab.cli.common import EXIT_NO_PLAN, EXIT_OK, add_artefacts, add_json, add_store, add_workload, console, emit, extend_list, styled, \
     write_artefacts
@@ -131,11 +132,11 @@ def _render(plan: dict) -> None:
 def _objective_text(o: dict) -> str:
     bits = []
     if o["work"]:
-        bits.append(f"{o['work']:.3g} {o['unit']}")
+        bits.append(f"{fmt.count(o['work'])} {o['unit']}")
     if o["deadline_s"]:
         bits.append(f"within {_t(o['deadline_s'])}" + (" (assumed)" if o["deadline_assumed"] else ""))
     if o["rate_required"]:
-        bits.append(f">= {o['rate_required']:.3g} {o['unit']}/s")
+        bits.append(f">= {fmt.g(o['rate_required'], 3)} {o['unit']}/s")
     if o.get("latency_p99_s"):
         bits.append(f"p99 <= {o['latency_p99_s'] * 1e3:,.4g} ms")
     for key, name in (("ttft_s", "TTFT p99"), ("tpot_s", "TPOT")):
@@ -145,7 +146,7 @@ def _objective_text(o: dict) -> str:
     if caps["budget_usd"]:
         bits.append(f"CAPEX <= {_money(caps['budget_usd'])}")
     if caps["power_w"]:
-        bits.append(f"IT power <= {caps['power_w'] / 1e3:.3g} kW")
+        bits.append(f"IT power <= {fmt.si(caps['power_w'], 'W')}")
     if caps["rack_units"]:
         bits.append(f"<= {caps['rack_units']:g} U")
     return ", ".join(bits)
@@ -158,8 +159,8 @@ def _serving_rows(r) -> list:
             ("TTFT p99 / TPOT (projected)", f"{_ms(r['ttft_p99_s'])} / {_ms(r['tpot_s'])}"),
             ("tokens/s (projected)", f"{r['tokens_per_s_per_gpu']:,.0f} per GPU, {r['tokens_per_s_per_user']:,.0f} per "
                                      "user (1 / TPOT); error band N/A"),
-            ("capacity (projected)", f"{r['capacity_per_replica_rps']:.4g} requests/s per replica, "
-                                     f"{r['rate']:.4g} in all; error band N/A (inference not validated)")]
+            ("capacity (projected)", f"{fmt.g(r['capacity_per_replica_rps'])} requests/s per replica, "
+                                     f"{fmt.g(r['rate'])} in all; error band N/A (inference not validated)")]
 
 
 def _rec_table(plan):
@@ -182,12 +183,12 @@ def _rec_table(plan):
             ("time to target (projected)", _t(r["time_to_target_s"]) + (
                 f" ({_t(r['time_to_target_band_s'][0])} - {_t(r['time_to_target_band_s'][1])})"
                 if r.get("time_to_target_band_s") else "")),
-            ("throughput (projected)", f"{r['rate']:.4g} {plan['objective']['unit']}/s, MFU {_pct(r['mfu'])}, "
-                                       f"{r['memory_per_gpu_gib']:.3g} GiB/GPU"),
+            ("throughput (projected)", f"{fmt.g(r['rate'])} {plan['objective']['unit']}/s, MFU {_pct(r['mfu'])}, "
+                                       f"{fmt.nbytes(r['memory_per_gpu_gib'] * 2**30)}/GPU"),
             ("CAPEX / TCO", f"{_money(r['capex_usd'])} / {_money(r['tco_usd'])} ({r['cost_per_unit_label']}: "
                             f"{_money(r['cost_per_unit'])})"),
-            ("power / space", f"{r['it_power_kw']:.4g} kW IT average, {r['it_peak_kw']:.4g} kW peak, "
-                              f"{r['facility_power_kw']:.4g} kW facility; {r['rack_units'] or 'N/A'} U")]
+            ("power / space", f"{fmt.g(r['it_power_kw'])} kW IT average, {fmt.g(r['it_peak_kw'])} kW peak, "
+                              f"{fmt.g(r['facility_power_kw'])} kW facility; {r['rack_units'] or 'N/A'} U")]
     for k, v in rows:
         _add(t, k, str(v))
     return t
@@ -261,7 +262,7 @@ def _precision_table(plan):
                                                  "in workload"))
     for r in v["rows"]:
         _add(t, r["precision"], _t(r["time_to_target_s"]), _pct(r["speedup_vs_bf16"]), _pct(r["mfu"]),
-                  f"{r['memory_per_gpu_gib']:.3g}", "yes" if r["meets_targets"] else "no",
+                  fmt.g(r['memory_per_gpu_gib'], 3), "yes" if r["meets_targets"] else "no",
                   "yes" if r["in_workload"] else "no")
     return t
 
@@ -281,7 +282,7 @@ def _scale_table(plan):
     if plan["objective"]["task"] == "infer":
         t = _table("scale verdict: replicas vs load", ("requests/s", "replicas", "GPUs", "nodes"))
         for p in v["points"]:
-            _add(t, f"{p['request_rate_per_s']:.4g}", p["replicas"], p["gpus"], p["nodes"])
+            _add(t, fmt.g(p['request_rate_per_s']), p["replicas"], p["gpus"], p["nodes"])
         return t
     t = _table(f"scale verdict: {v['design']['accelerator']} on {v['design']['fabric'] or 'one node'}",
                ("nodes", "GPUs", "time", "CAPEX", "TCO", "scaling eff.", "meets"))

@@ -1,5 +1,6 @@
 """`rax runs compare A B`: what changed between two runs, and whether it is significant."""
 
+from raxlab import fmt
 from raxlab.cli.common import add_json, add_store, console, emit, styled
 
 COMMAND = ("runs", "compare")
@@ -34,7 +35,7 @@ def run(args) -> int:
 
 
 def _fmt(v) -> str:
-    return "N/A" if v is None else f"{v:.4g}"
+    return fmt.g(v)
 
 
 def _kind(k: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from raxlab import fmt
 from raxlab.catalog import fabric_bom
 from raxlab.plan.cost import rel_change
 from raxlab.plan.defaults import default
@@ -252,7 +253,7 @@ def guideline(plan: dict) -> list[str]:
             + " to the target"
     else:
         o = plan["objective"]
-        when = f"{rec['rate']:.3g} {o['unit']}/s (target {o['rate_required']:.3g})"
+        when = f"{fmt.g(rec['rate'], 3)} {o['unit']}/s (target {fmt.g(o['rate_required'], 3)})"
     head = (f"Buy {hw(rec)}: {when}, CAPEX {money(rec['capex_usd'])}, TCO {money(rec['tco_usd'])} over "
             f"{plan['objective']['tco']['years']:g} years, {money(rec['cost_per_unit'])} {unit}.")
     if rec["status"] != "meets-all-targets":

@@ -1,46 +1,27 @@
-"""Numbers for sentences: money, durations, percentages (plain text; rendering is elsewhere)."""
+"""Sentences of a plan: hardware, plurals, deadlines; numbers through `raxlab.fmt` (one formatting module)."""
 
 from __future__ import annotations
 
 import math
 
+from raxlab import fmt
+
 
 def money(usd: float | None) -> str:
-    if usd is None or not math.isfinite(usd):
-        return "N/A"
-    sign, a = ("-" if usd < 0 else ""), abs(usd)
-    if a == 0:
-        return "$0"
-    for div, suf in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if a >= div:
-            return f"{sign}${a / div:.3g}{suf}"
-    return f"{sign}${a:.3g}" if a >= 0.01 else f"{sign}${a:.2e}"
+    return fmt.usd(usd)
 
 
 def duration(s: float | None) -> str:
-    if s is None or not math.isfinite(s):
-        return "N/A"
-    for div, unit in ((365.25 * 86400, "year"), (86400, "day"), (3600, "hour"), (60, "minute")):
-        if s >= div:
-            v = f"{s / div:.3g}"
-            return f"{v} {unit}" + ("" if v == "1" else "s")
-    return f"{s:.3g} s"
+    return fmt.seconds(s)
 
 
 def ms(seconds: float | None) -> str:
     """Milliseconds, as serving SLAs are quoted: '1,960 ms', '4.7 ms'."""
-    if seconds is None or not math.isfinite(seconds):
-        return "N/A"
-    v = seconds * 1e3
-    return f"{v:,.0f} ms" if v >= 100 else f"{v:.3g} ms"
+    return fmt.ms(seconds)
 
 
-def pct(x: float | None, digits: int = 2) -> str:
-    if x is None or not math.isfinite(x):
-        return "N/A"
-    if abs(x) >= 0.1:
-        return f"{100 * x:.0f} %"
-    return f"{100 * x:.{digits}g} %"
+def pct(x: float | None, digits: int = 3) -> str:
+    return fmt.pct(x, digits)
 
 
 def plural(n: int, word: str) -> str:

@@ -110,7 +110,7 @@ def _clean(obj):
 
 
 def fmt(v: float | None, unit: str = "", digits: int = 4) -> str:
-    """A number for humans, or N/A."""
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "N/A"
-    return f"{v:.{digits}g}{unit}"
+    """A number for humans, or N/A (`raxlab.fmt.g`; `unit` as written after the number)."""
+    from raxlab import fmt as _fmt
+
+    return _fmt.g(v, digits, unit.strip())

@@ -365,6 +365,8 @@ def _standard_notes(workload, dtype: torch.dtype) -> list[str]:
         "optimizer_state_bytes: Adam, 2 fp32 states per trainable parameter (analytic)",
         "decode_s_per_sample: measured on this host",
     ]
+    if getattr(workload, "tokenizer_note", None):
+        notes.append(f"sample_bytes: {workload.tokenizer_note}")
     if workload.source.origin == "hf":
         notes.append("attention FLOPs: eager QK^T and PV matmuls (attn_implementation='eager'), full s x s"
                      " with no causal discount, as in Megatron-LM eq. 3")

@@ -27,6 +27,7 @@ import json
 import os
 import stat
 import time
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ from raxlab.errors import RaxError
 from raxlab.infile import MiB, check_input, open_input, read_head
 from raxlab.workload.arrays import SAMPLE_ROWS, load_npy, load_safetensors
 from raxlab.workload.spec import DataSpec
-from raxlab.workload.tokenizer import ByteTokenizer
+from raxlab.workload.tokenizer import ByteTokenizer, bpe_bytes_per_token
 
 SAMPLE_BYTES = 8 * MiB  # text / JSONL / CSV bytes read of a sample (8 M byte tokens: plenty of windows)
 
@@ -98,8 +99,11 @@ class TokenReader:
     """A packed token stream cut into windows of `seq_len` tokens."""
 
     def __init__(self, tokens: torch.Tensor, seq_len: int, bytes_on_disk: int, load_s: float, where: str,
-                 truncated: str | None = None, short_ok: bool = False):
+                 truncated: str | None = None, short_ok: bool = False,
+                 docs: list[bytes] | None = None):
         self.truncated = truncated
+        self._docs = docs  # text samples: kept to measure bytes per token when first asked (card, not ranks)
+        self.text_bytes = sum(len(d) for d in docs) if docs else None
         # A meta-only model is carded and projected, never fed: a sample shorter than one
         # sequence still gives bytes per token for storage sizing (`short_ok`, no windows).
         if tokens.numel() < seq_len and not short_ok:
@@ -110,6 +114,19 @@ class TokenReader:
         self.tokens, self.seq_len, self.where = tokens, seq_len, where
         self.bytes_on_disk, self.load_s = bytes_on_disk, load_s
         self.n = tokens.numel() // seq_len
+
+    @cached_property
+    def _bpe(self) -> tuple[float | None, str | None]:
+        return bpe_bytes_per_token(self._docs) if self._docs else (None, None)
+
+    @property
+    def bytes_per_token(self) -> float | None:
+        """Bytes of text per token of a BPE trained on this sample (tokenizer.bpe_bytes_per_token)."""
+        return self._bpe[0]
+
+    @property
+    def tokenizer_note(self) -> str | None:
+        return self._bpe[1]
 
     def item(self, i: int) -> dict[str, torch.Tensor]:
         return self.window(i * self.seq_len)
@@ -142,20 +159,23 @@ def open_tokens(path: Path, fmt: str, data: DataSpec, seq_len: int, short_ok: bo
     tok, note = ByteTokenizer(), None
     if fmt == "text":
         raw, note = read_sample(path)
-        tokens, size = tok.stream([raw], where=path.name), len(raw)
+        docs = [raw]
+        tokens, size = tok.stream(docs, where=path.name), len(raw)
     elif fmt == "jsonl":
         docs, note, size = _jsonl_docs(path, data.text_field)
         tokens = tok.stream(docs, where=path.name)
     elif fmt == "table":
         table, note, size = _read_table(path)
-        tokens = tok.stream([s.encode() for s in _text_column(table, path, data.text_field)], where=path.name)
+        docs = [s.encode() for s in _text_column(table, path, data.text_field)]
+        tokens = tok.stream(docs, where=path.name)
     elif fmt == "tensors":
         x, _, key, note = _load_tensors(path, data)
-        tokens, size = _int_stream(x, key), x.nbytes
+        tokens, size, docs = _int_stream(x, key), x.nbytes, None  # token ids already: their own tokenizer
     else:
         raise RaxError(f"a language model needs text (.txt, .jsonl, a text column) or token ids,"
                        f" not {fmt} ({path.name})", field="data")
-    return TokenReader(tokens, seq_len, size, time.perf_counter() - t0, path.name, note, short_ok=short_ok)
+    return TokenReader(tokens, seq_len, size, time.perf_counter() - t0, path.name, note, short_ok=short_ok,
+                       docs=docs)
 
 
 def _jsonl_docs(path: Path, field: str) -> tuple[list[bytes], str | None, int]:

@@ -199,8 +199,16 @@ class Workload:
     def sample_bytes_per_sample(self) -> float:
         r = self.reader
         if isinstance(r, TokenReader):  # a sample is seq_len tokens of the packed stream
+            if r.bytes_per_token and r.text_bytes:  # seq_len BPE tokens of this text, as stored on disk
+                return r.bytes_on_disk * r.seq_len * r.bytes_per_token / r.text_bytes
             return r.bytes_on_disk * r.seq_len / r.tokens.numel()
         return r.bytes_on_disk / r.n
+
+    @property
+    def tokenizer_note(self) -> str | None:
+        """How bytes per token were counted (card note): a BPE trained on the sample, or why not."""
+        r = self.reader
+        return getattr(r, "tokenizer_note", None) if isinstance(r, TokenReader) else None
 
     @cached_property
     def decode_s_per_sample(self) -> float:
