@@ -2,6 +2,7 @@
 functions included): lower layers never import higher ones, and no module import circles."""
 
 import ast
+import functools
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -56,6 +57,7 @@ def _targets(mods, name: str, node) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=1)
 def _graph() -> dict[str, set[str]]:
     mods = _modules()
     graph = {m: set() for m in mods}
