@@ -40,6 +40,7 @@ import numpy as np
 import yaml
 
 from raxlab.errors import RaxError
+from raxlab.safe_yaml import PACKAGE_LOADER
 
 PATH = Path(__file__).parent / "data" / "nccl_tuning.yaml"
 PROTOS = ("LL", "LL128", "Simple")
@@ -90,7 +91,7 @@ def _algos(node, where: str) -> dict:
 @lru_cache(maxsize=1)
 def tables() -> Tables:
     try:
-        data = _check_keys(yaml.safe_load(PATH.read_text()), TOP_KEYS, "top level")
+        data = _check_keys(yaml.load(PATH.read_text(), Loader=PACKAGE_LOADER), TOP_KEYS, "top level")
     except (OSError, yaml.YAMLError) as e:  # a broken package file is a bug; say which file
         raise RaxError(f"cannot read {PATH}: {e}", field="nccl tuning") from e
     hw = _check_keys(data["hw_latency_us"], {"nvlink", "pci", "net"}, "hw_latency_us")

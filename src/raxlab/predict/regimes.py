@@ -21,6 +21,7 @@ import numpy as np
 import yaml
 
 from raxlab.errors import RaxError, unknown_name
+from raxlab.safe_yaml import PACKAGE_LOADER
 
 PATH = Path(__file__).parent / "data" / "fabric_regimes.yaml"
 FAMILIES = ("infiniband", "roce", "tcp")
@@ -53,7 +54,7 @@ def _anchors(node, where: str):
 @lru_cache(maxsize=1)
 def _load() -> tuple[tuple[Regime, ...], float]:
     try:
-        data = yaml.safe_load(PATH.read_text())
+        data = yaml.load(PATH.read_text(), Loader=PACKAGE_LOADER)
     except (OSError, yaml.YAMLError) as e:
         raise RaxError(f"cannot read {PATH}: {e}", field="fabric regimes") from e
     out = []
