@@ -47,6 +47,13 @@ def test_an_inconclusive_ab_asks_for_more_repetitions_when_its_noise_dominates()
     assert "about 132 repetitions per arm (now 7)" in step["what"]
 
 
+def test_a_tie_needs_the_interval_to_fit_inside_the_band():
+    # ratio 1.01: the CI half-width must shrink below 0.04 (to 1.05); now 0.08: (0.08/0.04)^2 = 4x the 10 reps
+    out = fv.combine(_proj(1.0, 0.99, 1.01), {"ratio": 1.01, "ci": [0.93, 1.09], "nodes": 4, "n": [10, 10]},
+                     TIE, same_scale=True)
+    assert out["decision"] == fv.INCONCLUSIVE and "about 40 repetitions per arm (now 10)" in out["next_step"]["what"]
+
+
 def test_without_a_measurement_an_inconclusive_projection_asks_for_a_two_node_test():
     out = fv.combine(_proj(1.05, 1.01, 1.12), None, TIE, same_scale=False)
     assert out["decision"] == fv.INCONCLUSIVE and out["next_step"]["step"] == "two-node-test"

@@ -5,9 +5,13 @@ Decision on a ratio interval [lo, hi] of step times (fabric A's over fabric B's:
 InfiniBand; > 1: B is faster), with θ the tie threshold (an equivalence test, TOST-style):
 
     pays          lo > 1 + θ                   B is faster by more than θ, surely: B pays in speed
-    reversed      hi < 1/(1 + θ)               A is faster by more than θ, surely
-    tie           1/(1 + θ) ≤ lo, hi ≤ 1 + θ   the whole interval lies inside the band: proven equal
+    reversed      hi < 1 − θ                   A is faster by more than θ, surely
+    tie           1 − θ ≤ lo, hi ≤ 1 + θ       the whole interval lies inside the band: proven equal
     inconclusive  anything else                 with the cheapest step that would settle it
+
+These are the bounds of the A/B's equivalence rule (fabric-ab's `raxlab.equivalence.classify`:
+slower / faster / equivalent / inconclusive), so a measured and a projected interval are judged
+alike; `decide` should call that function once it is in main.
 
 The projected interval comes from the ranges of what differs between the fabrics: each row's
 exposed network time is rescaled by the low and high ends of its fabric's load regime
@@ -31,9 +35,9 @@ def decide(lo: float, hi: float, tie: float) -> str:
     """pays / tie / inconclusive for a ratio interval (see the module docstring)."""
     if lo > 1.0 + tie:
         return PAYS
-    if hi < 1.0 / (1.0 + tie):
+    if hi < 1.0 - tie:
         return REVERSED
-    if lo >= 1.0 / (1.0 + tie) and hi <= 1.0 + tie:
+    if lo >= 1.0 - tie and hi <= 1.0 + tie:
         return TIE
     return INCONCLUSIVE
 
@@ -78,7 +82,7 @@ def measured_interval(ab: dict | None) -> dict | None:
     ratio = cmp.get("ratio_median") or cmp.get("ratio") or (ci[0] * ci[1]) ** 0.5
     return {"ratio": float(ratio), "ci": [float(ci[0]), float(ci[1])], "label": "measured", "run": ab.get("run"),
             "nodes": ab.get("nodes"), "n": [a.get("n") for a in ab.get("arms") or []],
-            "decision_stored": cmp.get("decision")}
+            "decision_stored": cmp.get("decision"), "more_pairs": cmp.get("more_pairs")}
 
 
 def combine(projected: dict, measured: dict | None, tie: float, same_scale: bool) -> dict:
@@ -105,7 +109,13 @@ def next_step(projected: dict, measured: dict | None, tie: float, same_scale: bo
     """The cheapest step that would likely settle an inconclusive verdict."""
     if measured is not None and _halfwidth(measured["ci"]) >= _halfwidth(projected["ci"]):
         r, hw = measured["ratio"], _halfwidth(measured["ci"])
-        need = max(abs(r - (1.0 + tie)), abs(r - 1.0 / (1.0 + tie)) if r < 1 + tie else 0.0, 1e-3)
+        if measured.get("more_pairs"):  # the A/B's own estimate at its observed noise (raxlab.equivalence)
+            return {"step": "longer-abtest", "what": f"a longer A/B (`rax abtest`): about {measured['more_pairs']} more "
+                                                     f"pairs of repetitions would likely settle it at the observed noise"}
+        # the half-width that would decide at this ratio: clear the nearer bound it lies beyond,
+        # or (inside the band) fit between both
+        up, down = r - (1.0 + tie), (1.0 - tie) - r
+        need = max(up if up > 0 else down if down > 0 else min(-up, -down), 1e-3)
         factor = min(max((hw / need) ** 2, 1.5), 100.0)  # CI half-width shrinks as 1/sqrt(repetitions)
         ns = [n for n in measured.get("n") or [] if n]
         reps = f"about {math.ceil(max(ns) * factor)} repetitions per arm (now {max(ns)})" if ns else \

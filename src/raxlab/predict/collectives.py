@@ -30,6 +30,8 @@ All functions take floats or numpy arrays and broadcast.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from raxlab.predict import nccl, regimes
@@ -58,14 +60,22 @@ def p2p(nbytes, alpha, bw):
 def _inter_bw(hc, nodes, kind: str | None = None, p=None, k=None):
     """Per-GPU scale-out bandwidth, tapered by oversubscription beyond one leaf and, for a
     collective `kind` over p ranks (k per node), by the fabric's load regime (`regimes.py`)."""
-    spans = (np.asarray(hc.nodes_per_leaf) > 0) & (nodes > hc.nodes_per_leaf)
-    bw = np.where(spans, hc.inter_bw / hc.oversub, hc.inter_bw)
+    if np.ndim(nodes) == 0 and np.ndim(hc.nodes_per_leaf) == 0 and np.ndim(hc.inter_bw) == 0:
+        spans = hc.nodes_per_leaf > 0 and nodes > hc.nodes_per_leaf
+        bw = hc.inter_bw / hc.oversub if spans else hc.inter_bw
+    else:
+        spans = (np.asarray(hc.nodes_per_leaf) > 0) & (nodes > hc.nodes_per_leaf)
+        bw = np.where(spans, hc.inter_bw / hc.oversub, hc.inter_bw)
     if kind is None:
         return bw
     return bw * regimes.efficiency(kind, getattr(hc, "regime", 0.0), p, k)
 
 
 def _shape(nbytes, p, k):
+    if np.ndim(nbytes) == 0 and np.ndim(p) == 0 and np.ndim(k) == 0:  # a scalar call: plain floats
+        pf = max(float(p), 1.0)
+        kf = min(max(float(k), 1.0), pf)
+        return float(nbytes), pf, kf, float(math.ceil(pf / kf))
     p = np.maximum(np.asarray(p, dtype=float), 1.0)
     k = np.clip(k, 1.0, p)
     return np.asarray(nbytes, dtype=float), p, k, np.ceil(p / k)
@@ -93,8 +103,9 @@ def all_to_all(nbytes, p, k, hc):
 
 def _group(nbytes, p, k, hc, kind: str = "all_reduce") -> nccl.Group:
     nbytes, p, k, nodes = _shape(nbytes, p, k)
-    b_net = np.maximum(k * _inter_bw(hc, nodes, kind, p, k), 1e-30)  # no rails: single node only (layout check)
-    return nccl.Group(nbytes, p, k, nodes, np.asarray(hc.intra_bw, dtype=float), b_net)
+    net = k * _inter_bw(hc, nodes, kind, p, k)
+    b_net = max(net, 1e-30) if isinstance(net, float) else np.maximum(net, 1e-30)  # no rails: one node only
+    return nccl.Group(nbytes, p, k, nodes, hc.intra_bw, b_net)
 
 
 def _check(kind: str) -> None:
@@ -111,6 +122,8 @@ def group_time(kind: str, nbytes, p, k, hc):
     if kind == "all_to_all":
         return all_to_all(nbytes, p, k, hc)
     g = _group(nbytes, p, k, hc, kind)
+    if np.ndim(g.p) == 0 and np.ndim(g.n) == 0 and np.ndim(g.b_net) == 0:
+        return nccl.best_time(kind, g, hc) if g.p > 1 else 0.0
     return np.where(g.p > 1, nccl.best_time(kind, g, hc), 0.0)
 
 

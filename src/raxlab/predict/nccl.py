@@ -32,6 +32,7 @@ protocol's step latency by the same amount, so a measured α moves the whole tab
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -142,128 +143,160 @@ class Group:
 HC_FIELDS = ("alpha_intra", "alpha_inter", "intra_pci", "nvls_eff", "ll128_intra", "ll128_net", "ll_max_1", "cpu_amd")
 HC_DEFAULTS = {"intra_pci": 0.0, "nvls_eff": 0.0, "ll128_intra": 0.0, "ll128_net": 0.0, "ll_max_1": 87.7e9,
                "cpu_amd": 0.0}
+INF = float("inf")
 
 
 @dataclass
 class _X:
-    """Group and hardware fields flattened to rows of shape (1, N), so that protocol columns (3, 1)
-    broadcast against them: every candidate is one (3, N) evaluation, not a loop."""
+    """Group and hardware fields as Python floats (a scalar call: plain float arithmetic, no numpy
+    overhead) or 1-D arrays of one length (a batch). `ops` holds min/max/where/log2 for that kind."""
 
     shape: tuple
     v: dict
+    ops: object
+
+
+class _Scalar:
+    minimum, maximum = staticmethod(min), staticmethod(max)
+
+    @staticmethod
+    def where(c, a, b):
+        return a if c else b
+
+    @staticmethod
+    def floor_log2(x):
+        return float(math.floor(math.log2(max(x, 1.0))))
+
+
+class _Array:
+    minimum, maximum, where = staticmethod(np.minimum), staticmethod(np.maximum), staticmethod(np.where)
+
+    @staticmethod
+    def floor_log2(x):
+        return np.floor(np.log2(np.maximum(x, 1.0)))
 
 
 def _flatten(g: Group, hc) -> _X:
-    """Fields that vary become rows (1, N); those that do not stay (1, 1) and broadcast for free."""
     vals = {"n": g.n, "p": g.p, "k": g.k, "nodes": g.nodes, "bi": g.b_intra, "bn": g.b_net}
     vals.update({f: getattr(hc, f, HC_DEFAULTS.get(f)) for f in HC_FIELDS})
+    if all(isinstance(v, (float, int)) for v in vals.values()):  # np.float64 is a float too
+        return _X((), {k: float(v) for k, v in vals.items()}, _Scalar)
     arrs = {k: np.asarray(v, dtype=float) for k, v in vals.items()}
     shape = np.broadcast_shapes(*(a.shape for a in arrs.values()))
-    return _X(shape, {k: (a.reshape(1, 1) if a.size == 1 else np.broadcast_to(a, shape).reshape(1, -1))
-                      for k, a in arrs.items()})
+    if all(a.size == 1 for a in arrs.values()):
+        return _X(shape, {k: float(a.reshape(-1)[0]) for k, a in arrs.items()}, _Scalar)
+    return _X(shape, {k: (float(a.reshape(-1)[0]) if a.size == 1 else np.broadcast_to(a, shape).ravel())
+                      for k, a in arrs.items()}, _Array)
 
 
 @lru_cache(maxsize=1)
-def _cols() -> dict:
-    """The tables as (3, 1) protocol columns in seconds, each step latency relative to NCCL's own
-    Simple ring step on that link (`rel_*`), so α + rel is the shifted step."""
+def _rel() -> dict:
+    """Step latencies (s) relative to NCCL's own Simple ring step on that link: α + rel is the
+    hardware's step (a measured α moves the whole table). PCI has no NVLS rows (NVLS is off there)."""
     T = tables()
-    col = lambda v: np.asarray(v, dtype=float).reshape(3, 1)  # noqa: E731
-    out = {f"base_{a}": col(T.base[a]) for a in ALGOS}
-    for link, ref in (("nvlink", T.hw["nvlink"]["ring"][2]), ("pci", T.hw["pci"]["ring"][2]),
-                      ("net", T.hw["net"]["ring"][2])):
+    out = {}
+    for link in ("nvlink", "pci", "net"):
+        ref = T.hw[link]["ring"][2]
         for a in ALGOS:
-            # PCI has no NVLS rows: NVLS is disabled there (nvls_eff 0), any finite value will do
-            v = T.hw[link].get(a) or T.hw["nvlink"][a]
-            out[f"rel_{link}_{a}"] = col(v) - ref
-    out["simple_only"] = col([0.0, 0.0, 1.0])
-    out["overhead_factor"] = col([1.0, 1.0, T.overhead["simple_factor"]])
+            out[link, a] = [x - ref for x in (T.hw[link].get(a) or T.hw["nvlink"][a])]
     return out
 
 
-def _steps(x: _X, algo: str, rows=slice(None)):
-    """(intra-node step, network step) latencies of `algo` per protocol, (3, N) (or the `rows`
-    asked for): NCCL's table for the scale-up link (NVLink or PCI) and the network, shifted by
-    the hardware's α minus NCCL's own Simple ring step (a measured α moves the whole table)."""
-    C, v = _cols(), x.v
-    nv, pc = C[f"rel_nvlink_{algo}"][rows], C[f"rel_pci_{algo}"][rows]
-    intra = nv + v["intra_pci"] * (pc - nv) + v["alpha_intra"]
-    inter = C[f"rel_net_{algo}"][rows] + v["alpha_inter"]
-    return np.maximum(intra, 0.0, out=intra), np.maximum(inter, 0.0, out=inter)
+def _steps(x: _X, algo: str, q: int):
+    """(intra-node step, network step) latency of `algo` in protocol `q`: NCCL's table for the
+    scale-up link (NVLink or PCI) and the network, shifted by the hardware's α."""
+    R, v, o = _rel(), x.v, x.ops
+    nv, pc = R["nvlink", algo][q], R["pci", algo][q]
+    return (o.maximum(nv + v["intra_pci"] * (pc - nv) + v["alpha_intra"], 0.0),
+            o.maximum(R["net", algo][q] + v["alpha_inter"], 0.0))
 
 
 def _ll_max(x: _X):
-    t, v = tables().ll_max, x.v
+    t, v, o = tables().ll_max, x.v, x.ops
     amd = v["cpu_amd"] > 0
-    two = np.where(amd, t["amd"]["two_nodes"], t["intel"]["two_nodes"])
-    more = np.where(amd, t["amd"]["more"], t["intel"]["more"])
-    return np.where(v["nodes"] <= 1, v["ll_max_1"], np.where(v["nodes"] <= 2, two, more))
+    two = o.where(amd, t["amd"]["two_nodes"], t["intel"]["two_nodes"])
+    more = o.where(amd, t["amd"]["more"], t["intel"]["more"])
+    return o.where(v["nodes"] <= 1, v["ll_max_1"], o.where(v["nodes"] <= 2, two, more))
 
 
-def _proto_bw(x: _X, busbw, ll_factor, ll128_factor):
-    """(3, N) bus bandwidths: LL a fraction up to its ceiling; LL128 where enabled (NVLink inside,
-    a GPUDirect fabric across nodes); Simple all of it."""
-    v = x.v
-    ll128_ok = (v["ll128_intra"] > 0) & ((v["nodes"] <= 1) | (v["ll128_net"] > 0))
-    return np.concatenate([np.minimum(_ll_max(x), ll_factor * busbw), ll128_ok * (ll128_factor * busbw), busbw])
+def _proto_bw(x: _X, q: int, busbw, ll_factor, ll128_factor):
+    """Bus bandwidth of protocol q: LL a fraction up to its ceiling; LL128 where enabled (NVLink
+    inside, a GPUDirect fabric across nodes); Simple all of it."""
+    v, o = x.v, x.ops
+    if q == 0:
+        return o.minimum(_ll_max(x), ll_factor * busbw)
+    if q == 1:
+        ok = (v["ll128_intra"] > 0) & ((v["nodes"] <= 1) | (v["ll128_net"] > 0))
+        return o.where(ok, ll128_factor * busbw, 0.0)
+    return busbw
 
 
-def _time(lat, n, bw):
+def _time(x: _X, lat, bw):
     """lat + n / bw; infinite where the pair is unavailable (zero bandwidth)."""
+    if x.ops is _Scalar:
+        return lat + x.v["n"] / bw if bw > 0 else INF
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(bw > 0, lat + n / bw, np.inf)
+        return np.where(bw > 0, lat + x.v["n"] / bw, np.inf)
 
 
-def _ring(kind: str, x: _X):
-    """Ring (3, N): base + (nsteps − nInterSteps)·intra + nInterSteps·net steps; ×1.4 plateau."""
-    T, v = tables(), x.v
+def _ring(kind: str, x: _X) -> list:
+    """Ring per protocol: base + (nsteps − nInterSteps)·intra + nInterSteps·net steps; ×1.4 plateau."""
+    T, v, o = tables(), x.v, x.ops
     f = 2.0 if kind == "all_reduce" else 1.0
     multi = v["nodes"] > 1
     nsteps, ninter = f * (v["p"] - 1), f * (v["nodes"] - 1)
-    intra, inter = _steps(x, "ring")
-    overhead = np.where(v["cpu_amd"] > 0, T.overhead["amd"], T.overhead["intel"]) * multi
-    intra = np.maximum(intra, overhead * _cols()["overhead_factor"])
-    lat = _cols()["base_ring"] + (nsteps - ninter) * intra + ninter * inter
+    overhead = o.where(v["cpu_amd"] > 0, T.overhead["amd"], T.overhead["intel"]) * multi
+    plateau = 1.0
     if kind == "all_reduce":
-        plateau = multi & (v["n"] >= T.plateau["min_bytes_per_rank_channel"] * T.plateau["channels"] * v["p"])
-        lat = lat * (1.0 + (T.plateau["factor"] - 1.0) * plateau * _cols()["simple_only"])
-    busbw = np.where(multi, np.minimum(v["bi"], v["bn"]), v["bi"])
-    ll128 = np.where((v["k"] < 2) & multi, T.bw["ring_ll128_one_gpu_per_node"], T.bw["ring_ll128"])
-    bw = _proto_bw(x, busbw, T.bw["ring_ll"], ll128) * (v["p"] / np.maximum(nsteps, 1.0))
-    return _time(lat, v["n"], bw)
+        hit = multi & (v["n"] >= T.plateau["min_bytes_per_rank_channel"] * T.plateau["channels"] * v["p"])
+        plateau = 1.0 + (T.plateau["factor"] - 1.0) * hit
+    busbw = o.where(multi, o.minimum(v["bi"], v["bn"]), v["bi"])
+    ll128 = o.where((v["k"] < 2) & multi, T.bw["ring_ll128_one_gpu_per_node"], T.bw["ring_ll128"])
+    ratio = v["p"] / o.maximum(nsteps, 1.0)
+    out = []
+    for q in range(3):
+        intra, inter = _steps(x, "ring", q)
+        intra = o.maximum(intra, overhead * (T.overhead["simple_factor"] if q == 2 else 1.0))
+        lat = T.base["ring"][q] + (nsteps - ninter) * intra + ninter * inter
+        lat = lat * plateau if q == 2 else lat
+        out.append(_time(x, lat, _proto_bw(x, q, busbw, T.bw["ring_ll"], ll128) * ratio))
+    return out
 
 
-def _tree(x: _X):
-    """Double binary tree all-reduce (3, N), with NCCL's size correction."""
-    T, v = tables(), x.v
+def _tree(x: _X) -> list:
+    """Double binary tree all-reduce per protocol, with NCCL's size correction."""
+    T, v, o = tables(), x.v, x.ops
     multi = v["nodes"] > 1
-    net = v["bn"] * np.where(v["nodes"] == 2, 2.0, 1.0)
-    busbw = T.bw["tree"] * np.where(multi, np.minimum(v["bi"], net), v["bi"])
-    ll128 = np.where(multi, T.bw["tree_ll128_multi_node"], T.bw["tree_ll128_one_node"])
-    intra, inter = _steps(x, "tree")
-    lat = _cols()["base_tree"] + 2 * ((v["k"] - 1) * intra + _log2i(v["nodes"]) * inter)
-    idx = np.floor(np.log2(np.maximum(v["n"], 1.0) / 64.0))
-    corr = np.where((idx >= 0) & (idx < 24), T.tree_corr[:, np.clip(idx, 0, 23).astype(int)[0]], 1.0)
-    bw = _proto_bw(x, busbw, T.bw["tree_ll"], ll128) * (T.bw["tree_to_algorithm"] * corr)
-    return _time(lat, v["n"], bw)
+    net = v["bn"] * o.where(v["nodes"] == 2, 2.0, 1.0)
+    busbw = T.bw["tree"] * o.where(multi, o.minimum(v["bi"], net), v["bi"])
+    ll128 = o.where(multi, T.bw["tree_ll128_multi_node"], T.bw["tree_ll128_one_node"])
+    hops = o.floor_log2(v["nodes"])
+    idx = o.floor_log2(v["n"] / 64.0) if x.ops is _Array else float(math.floor(math.log2(max(v["n"], 1.0) / 64.0)))
+    inside = (idx >= 0) & (idx < 24)
+    col = np.clip(idx, 0, 23).astype(int) if x.ops is _Array else int(min(max(idx, 0), 23))
+    out = []
+    for q in range(3):
+        intra, inter = _steps(x, "tree", q)
+        lat = T.base["tree"][q] + 2 * ((v["k"] - 1) * intra + hops * inter)
+        corr = o.where(inside, T.tree_corr[q][col], 1.0)
+        bw = _proto_bw(x, q, busbw, T.bw["tree_ll"], ll128) * (T.bw["tree_to_algorithm"] * corr)
+        out.append(_time(x, lat, bw))
+    return out
 
 
-def _nvls(x: _X):
-    """(2, N): NVLink SHARP inside one node, NVLS-tree across nodes (Simple only)."""
-    v, C = x.v, _cols()
+def _nvls(x: _X) -> list:
+    """NVLink SHARP inside one node, NVLS-tree across nodes (Simple only)."""
+    T, v, o = tables(), x.v, x.ops
     ok = (v["nvls_eff"] > 0) & (v["k"] >= 2)
     bound = v["bi"] * v["nvls_eff"] * v["k"] / (v["k"] + 1)
-    single_node = v["nodes"] <= 1
-    single = bound * (ok & single_node)
-    multi = np.minimum(bound, v["bn"] * np.where(v["nodes"] == 2, 1.0, 0.5)) * (ok & ~single_node)
-    intra, _ = _steps(x, "nvls", slice(2, 3))
-    intra_t, inter = _steps(x, "nvls_tree", slice(2, 3))
-    lat_t = C["base_nvls_tree"][2] + intra_t + 2 * _log2i(v["nodes"]) * inter
-    return np.concatenate([_time(C["base_nvls"][2] + intra, v["n"], single), _time(lat_t, v["n"], multi)])
-
-
-def _log2i(nodes):
-    return np.floor(np.log2(np.maximum(nodes, 1.0)))
+    one = v["nodes"] <= 1
+    single = o.where(ok & one, bound, 0.0)
+    multi = o.where(ok & ~one if x.ops is _Array else ok and not one,
+                    o.minimum(bound, v["bn"] * o.where(v["nodes"] == 2, 1.0, 0.5)), 0.0)
+    intra, _ = _steps(x, "nvls", 2)
+    intra_t, inter = _steps(x, "nvls_tree", 2)
+    lat_t = T.base["nvls_tree"][2] + intra_t + 2 * o.floor_log2(v["nodes"]) * inter
+    return [_time(x, T.base["nvls"][2] + intra, single), _time(x, lat_t, multi)]
 
 
 def _labels(kind: str) -> list[str]:
@@ -273,77 +306,49 @@ def _labels(kind: str) -> list[str]:
     return names
 
 
-def _matrix(kind: str, x: _X) -> np.ndarray:
-    parts = [_ring(kind, x)]
+def _times(kind: str, x: _X) -> list:
+    out = _ring(kind, x)
     if kind == "all_reduce":
-        parts += [_tree(x), _nvls(x)]
-    return np.concatenate(parts)
+        out += _tree(x) + _nvls(x)
+    return out
 
 
-def _split(kind: str, m: np.ndarray, x: _X, prefix: str) -> list[tuple[str, np.ndarray]]:
-    size = int(np.prod(x.shape))
-    return [(name, np.broadcast_to(row, (size,)).reshape(x.shape)) for name, row in zip(_labels(kind), m)
-            if name.startswith(prefix)]
+def _shaped(x: _X, t):
+    return np.broadcast_to(np.asarray(t, dtype=float), (int(np.prod(x.shape)),)).reshape(x.shape)
+
+
+def _named(kind: str, x: _X, prefix: str) -> list[tuple[str, np.ndarray]]:
+    return [(n, _shaped(x, t)) for n, t in zip(_labels(kind), _times(kind, x)) if n.startswith(prefix)]
 
 
 def ring(kind: str, g: Group, hc) -> list[tuple[str, np.ndarray]]:
     """Ring times per protocol, as (label, time)."""
-    x = _flatten(g, hc)
-    return _split(kind, _ring(kind, x), x, "ring/")
+    return _named(kind, _flatten(g, hc), "ring/")
 
 
 def tree(g: Group, hc) -> list[tuple[str, np.ndarray]]:
-    x = _flatten(g, hc)
-    t = _tree(x)
-    return _split("all_reduce", np.concatenate([np.full_like(t, np.inf), t]), x, "tree/")
+    return _named("all_reduce", _flatten(g, hc), "tree/")
 
 
 def candidates(kind: str, g: Group, hc) -> list[tuple[str, np.ndarray]]:
     """Every (algorithm/protocol, time) NCCL would consider for `kind`."""
-    x = _flatten(g, hc)
-    return _split(kind, _matrix(kind, x), x, "")
+    return _named(kind, _flatten(g, hc), "")
 
 
 def best(kind: str, g: Group, hc):
     """(time, chosen algorithm/protocol label) per element: NCCL's pick, the fastest."""
     x = _flatten(g, hc)
-    m = np.broadcast_to(_matrix(kind, x), (len(_labels(kind)), int(np.prod(x.shape))))
-    i = np.argmin(m, axis=0)
-    t = m[i, np.arange(m.shape[1])]
-    return t.reshape(x.shape), np.array(_labels(kind))[i].reshape(x.shape)
-
-
-def best_time(kind: str, g: Group, hc) -> np.ndarray:
-    """NCCL's pick's time only (the hot path of the planner). A planner batch repeats a few
-    hundred distinct (bytes, ranks, hardware) rows many thousand times, so large batches are
-    priced once per distinct row."""
-    x = _flatten(g, hc)
     size = int(np.prod(x.shape))
-    rows = _distinct(x) if size > DEDUPE_MIN else None
-    if rows is None:
-        return np.broadcast_to(_matrix(kind, x).min(axis=0), (size,)).reshape(x.shape)
-    sub, inv = rows
-    return _matrix(kind, sub).min(axis=0)[inv].reshape(x.shape)
+    m = np.stack([np.broadcast_to(np.asarray(t, dtype=float), (size,)) for t in _times(kind, x)])
+    i = np.argmin(m, axis=0)
+    return m[i, np.arange(size)].reshape(x.shape), np.array(_labels(kind))[i].reshape(x.shape)
 
 
-DEDUPE_MIN = 512
-_MIX = np.random.default_rng(20261201).integers(1, 2**63, size=len(HC_FIELDS) + 6, dtype=np.uint64) | np.uint64(1)
-
-
-def _distinct(x: _X):
-    """(the distinct rows as an _X, inverse index), or None when rows are mostly distinct. Rows
-    are keyed by a mixed hash of the varying fields' bit patterns and the grouping is verified
-    element by element, so a hash collision can only cost speed, never a wrong number."""
-    names = [k for k, a in x.v.items() if a.shape[1] > 1]
-    cols = np.ascontiguousarray(np.concatenate([x.v[k] for k in names]))  # (varying fields, N)
-    with np.errstate(over="ignore"):
-        key = (cols.view(np.uint64) * _MIX[:len(names), None]).sum(axis=0)
-    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
-    if len(first) * 4 > cols.shape[1]:
-        return None
-    inv = inv.ravel()
-    sub = cols[:, first]
-    if not (sub[:, inv] == cols).all():  # a collision (or a NaN): price the whole batch instead
-        return None
-    v = {k: (sub[names.index(k)][None, :] if k in names else a) for k, a in x.v.items()}
-    return _X((len(first),), v), inv
+def best_time(kind: str, g: Group, hc):
+    """NCCL's pick's time only (the hot path: a float for a scalar call)."""
+    x = _flatten(g, hc)
+    if x.ops is _Scalar:
+        return min(_times(kind, x))
+    size = int(np.prod(x.shape))
+    return np.minimum.reduce([np.broadcast_to(np.asarray(t, dtype=float), (size,)) for t in _times(kind, x)]
+                             ).reshape(x.shape)

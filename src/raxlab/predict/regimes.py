@@ -112,6 +112,11 @@ def _family_a2a(r: Regime):
                  is not None), None)
 
 
+@lru_cache(maxsize=64)
+def _flat_at(i: int, kind: str, band: str) -> bool:
+    return _flat(regimes()[i], kind, band)
+
+
 def _flat(r: Regime, kind: str, band: str) -> bool:
     if kind == "all_to_all" and r.anchors["all_to_all"] is None:
         return False  # derived: collisions and the family's own curve
@@ -122,6 +127,8 @@ def _flat(r: Regime, kind: str, band: str) -> bool:
 def efficiency(kind: str, regime, p, k, band: str = "value"):
     """Fraction of the unloaded network bandwidth a `kind` collective over `p` ranks (`k` per
     node) gets in `regime` (an index or array of indices); 1.0 inside one node."""
+    if np.ndim(regime) == 0 and _flat_at(int(regime), kind, band):
+        return 1.0 if np.ndim(p) == 0 and np.ndim(k) == 0 else np.ones(np.broadcast_shapes(np.shape(p), np.shape(k)))
     p = np.asarray(p, dtype=float)
     k = np.clip(np.asarray(k, dtype=float), 1.0, np.maximum(p, 1.0))
     reg = np.asarray(regime, dtype=float)
@@ -130,7 +137,7 @@ def efficiency(kind: str, regime, p, k, band: str = "value"):
     rs, flows = _load()
     for i in (np.unique(reg) if reg.size > 1 else reg.reshape(1)):
         r = rs[int(i)]
-        if _flat(r, kind, band):
+        if _flat_at(int(i), kind, band):
             continue  # 1.0 at every scale (adaptive InfiniBand): nothing to interpolate
         sel = np.broadcast_to(reg == i, shape)
         pp, kk = np.broadcast_to(p, shape)[sel], np.broadcast_to(k, shape)[sel]
