@@ -4,7 +4,7 @@ from raxlab import fmt
 from raxlab.cli.common import add_json, add_store, console, emit, styled
 
 COMMAND = ("runs", "compare")
-HELP = "compare two runs: fingerprint and parameter changes, per point ratio with p-value and CI"
+HELP = "compare two runs: fingerprint and parameter changes, per point ratio, interval and equivalence verdict"
 ORDER = 82
 
 
@@ -12,8 +12,10 @@ def add_arguments(p):
     p.add_argument("a", metavar="RUN_A", help="the baseline run (id, prefix or 'latest')")
     p.add_argument("b", metavar="RUN_B", help="the run compared with it")
     p.add_argument("--threshold", type=float, default=0.05,
-                   help="smallest relative change that counts (default 0.05 = 5 %%)")
-    p.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+                   help="equivalence band: a change counts beyond it, a tie needs the interval inside it "
+                        "(default 0.05 = 5 %%)")
+    p.add_argument("--alpha", type=float, default=0.05,
+                   help="one-sided level of each equivalence test (default 0.05: a 90 %% interval), as rax abtest")
     add_json(p)
     add_store(p)
 
@@ -24,10 +26,10 @@ def run(args) -> int:
     from raxlab.report.compare import compare
     from raxlab.store import Store
 
-    if not 0 <= args.threshold < 1:
-        raise RaxError(f"must be in [0, 1), got {args.threshold}", field="--threshold")
-    if not 0 < args.alpha < 1:
-        raise RaxError(f"must be in (0, 1), got {args.alpha}", field="--alpha")
+    if not 0 < args.threshold < 1:
+        raise RaxError(f"must be in (0, 1), got {args.threshold}", field="--threshold")
+    if not 0 < args.alpha < 0.5:
+        raise RaxError(f"must be in (0, 0.5), got {args.alpha}", field="--alpha")
     store = Store(args.store, readonly=True)
     result = compare(collect(store, args.a), collect(store, args.b), args.threshold, args.alpha)
     emit(args, result, _render)
@@ -55,10 +57,13 @@ def _render(res: dict) -> None:
         con.print(styled(("warning:", "yellow"), f" {w}"), highlight=False)
     _changes(con, "fingerprint changes", res["fingerprint_changes"], with_role=True)
     _changes(con, "parameter changes", res["param_changes"])
-    t = Table(title=f"points (B/A of time; change needs p < {res['alpha']:g} and |ratio-1| >= {res['threshold']:.0%})")
-    for col in ("kind", "point", "median A", "median B", "B/A", "95 % CI", "p", "n A/B", "verdict", "why"):
-        t.add_column(col)
-    style = {"faster": "green", "slower": "red", "status changed": "yellow"}
+    level = f"{1 - 2 * res['alpha']:.0%}"
+    t = Table(title=f"points (B/A of time, geometric means; {level} interval beyond +-{res['threshold']:.0%}: slower or "
+                    f"faster, inside: tie, else inconclusive)")
+    for col in ("kind", "point", "median A", "median B", "B/A", f"{level} interval", "Mann-Whitney p", "n A/B",
+                "verdict", "why"):
+        t.add_column(col, no_wrap=col == "verdict")  # a narrow terminal folds the reason, never the verdict
+    style = {"faster": "green", "slower": "red", "status changed": "yellow", "inconclusive": "yellow"}
     for p in res["points"]:
         ci = f"{p['ci'][0]:.3g}-{p['ci'][1]:.3g}" if p["ci"] else "N/A"
         v = p["verdict"]

@@ -1,21 +1,25 @@
 """What changed between two runs, and whether it is significant (`rax runs compare`).
 
 Points are matched by (kind, name) over the run and the stages it links. For each pair with
-raw samples: the ratio of medians B/A with a bootstrap 95 % CI and the Mann-Whitney U p-value
-(`raxlab.stats`). Samples are times (seconds per step, iteration or batch), so a ratio below 1
-means B is faster. A change counts only when it is significant (p < alpha and the CI excludes
-1) *and* larger than the threshold (asv's `--factor` plus significance rule); anything else is
-a tie and says why. Machines that differ are warned about, as pytest-benchmark does.
+raw samples: the ratio B/A of geometric means with Welch's interval on the logs, decided by
+the one rule set of `raxlab.equivalence` (the same as `rax abtest`, there on paired rounds):
+*slower* / *faster* when the (1 - 2 alpha) interval lies beyond 1 +- threshold, *tie* when it
+lies inside (a proven equivalence), otherwise *inconclusive* with how many more samples would
+likely settle it. Samples are times (seconds per step, iteration or batch), so a ratio below
+1 means B is faster. Identical sample sets are a tie by construction. The Mann-Whitney U
+p-value is shown beside it. Machines that differ are warned about, as pytest-benchmark does.
 """
 
 from __future__ import annotations
 
+from raxlab import equivalence as eq
 from raxlab import stats
 from raxlab.report.model import ReportData
 
-THRESHOLD = 0.05  # a change smaller than 5 % of the median is a tie, significant or not
-ALPHA = 0.05
-MIN_SAMPLES = 3  # Mann-Whitney with 2 + 2 samples cannot go below p = 0.33
+THRESHOLD = eq.THRESHOLD  # the one rule set with `rax abtest`: 5 %, one-sided alpha 0.05 per test
+ALPHA = eq.ALPHA
+MIN_SAMPLES = 3
+WORDS = {eq.SLOWER: "slower", eq.FASTER: "faster", eq.EQUIVALENT: "tie", eq.INCONCLUSIVE: "inconclusive"}
 
 
 def _flat(d, prefix: str = "") -> dict:
@@ -62,22 +66,28 @@ def point_change(pa: dict, pb: dict, threshold: float, alpha: float) -> dict:
     if min(row["n_a"], row["n_b"]) == 0:
         return {**row, "verdict": "n/a", "why": "no raw samples in one of the runs"}
     a, b = pa["samples"], pb["samples"]
-    ratio, lo, hi = stats.ratio_of_medians_ci(b, a)
+    row.update(median_a=stats.summarize(a).median, median_b=stats.summarize(b).median)
+    if min(row["n_a"], row["n_b"]) < MIN_SAMPLES or min(a + b) <= 0:
+        return {**row, "verdict": "inconclusive", "why": f"too few positive samples ({min(row['n_a'], row['n_b'])}) "
+                f"to tell; at least {MIN_SAMPLES} each"}
+    if sorted(a) == sorted(b):
+        return {**row, "ratio": 1.0, "ci": [1.0, 1.0], "p_value": 1.0, "verdict": "tie", "why": "identical samples"}
+    iv = eq.independent(b, a, alpha)
     p = stats.mann_whitney_p(a, b)
-    row.update(median_a=stats.summarize(a).median, median_b=stats.summarize(b).median, ratio=ratio, ci=[lo, hi], p_value=p)
-    return {**row, **_verdict(ratio, lo, hi, p, min(row["n_a"], row["n_b"]), threshold, alpha)}
+    row.update(ratio=iv.ratio, ci=[iv.lo, iv.hi], p_value=p)
+    return {**row, **_verdict(iv, threshold, alpha)}
 
 
-def _verdict(ratio, lo, hi, p, n, threshold, alpha) -> dict:
-    if n < MIN_SAMPLES:
-        return {"verdict": "tie", "why": f"too few samples ({n}) to tell"}
-    significant = p < alpha and (hi < 1.0 or lo > 1.0)
-    if not significant:
-        return {"verdict": "tie", "why": f"inside the noise (p = {p:.2g}, CI {lo:.3g}-{hi:.3g} includes 1)"}
-    if abs(ratio - 1.0) < threshold:
-        return {"verdict": "tie", "why": f"significant but below the {threshold:.0%} threshold"}
-    word = "faster" if ratio < 1.0 else "slower"
-    return {"verdict": word, "why": f"B takes {ratio:.3g}x the time of A (p = {p:.2g})"}
+def _verdict(iv: eq.Interval, threshold: float, alpha: float) -> dict:
+    word = WORDS[eq.classify(iv.lo, iv.hi, threshold)]
+    ci = f"{1 - 2 * alpha:.0%} interval {iv.lo:.3g}-{iv.hi:.3g}"
+    if word in ("slower", "faster"):
+        return {"verdict": word, "why": f"B takes {iv.ratio:.3g}x the time of A ({ci}, beyond +-{threshold:.0%})"}
+    if word == "tie":
+        return {"verdict": word, "why": f"equivalent: {ci} inside +-{threshold:.0%}"}
+    more = eq.more_pairs(iv, threshold, alpha)
+    need = f"about {more} more samples per run would likely settle it" if more else "the estimate sits on the threshold"
+    return {"verdict": word, "why": f"{ci} overlaps the edge of +-{threshold:.0%}; {need}"}
 
 
 def compare(a: ReportData, b: ReportData, threshold: float = THRESHOLD, alpha: float = ALPHA) -> dict:
