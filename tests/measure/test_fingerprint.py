@@ -16,7 +16,8 @@ def test_load_reports_cores_in_use_and_a_busy_flag():
     if ld["cores_in_use"] is None:
         pytest.skip("no /proc/stat on this platform")
     assert 0.0 <= ld["cores_in_use"] <= ld["cores"] + 0.01
-    assert ld["busy"] == (ld["cores_in_use"] > 0.5 * ld["cores"])
+    assert ld["busy"] == (ld["cores_in_use"] >= fp.busy_threshold(ld["cores"]))
+    assert fp.busy_threshold(2) == 0.5 and fp.busy_threshold(64) == pytest.approx(6.4)  # one core of two is busy
 
 
 def test_a_spinning_process_shows_up_as_a_core_in_use():

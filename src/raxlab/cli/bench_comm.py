@@ -27,9 +27,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="rank processes on this machine, one per namespace with --emulate (default 2)")
     p.add_argument("--transport", default="gloo", help="gloo | nccl | nccl-ib | nccl-socket (default gloo)")
     add_sweep_arguments(p)
-    p.add_argument("--emulate", metavar="RATE", default=None,
+    p.add_argument("--emulate", metavar="RATE|TOPOLOGY", default=None,
                    help="root: one rank per network namespace over links shaped to RATE (e.g. 1gbit, or "
-                        "'unshaped' for the host's ceiling); rate only, latency is not emulated")
+                        "'unshaped' for the host's ceiling), or a leaf-spine TOPOLOGY, e.g. "
+                        "'nodes=4,leaves=2,nic=1gbit,leaf=4:1' or a .yaml file (netemu/topology.py); rate only, "
+                        "latency is not emulated")
     p.add_argument("--mtu", type=int, default=None, help="MTU of emulated links (default 9000)")
     p.add_argument("--ifname", default=None, help="interface for gloo/NCCL sockets (default lo locally)")
     p.add_argument("--gid-index", type=int, default=None, help="RoCE GID index for the nccl arms")
@@ -71,8 +73,12 @@ def run(args) -> int:
                       gid_index=args.gid_index, torchrun_args=torchrun_args, master_port=args.master_port,
                       store=args.store,
                       on_event=on_event)
-    link = (result.params.get("fabric") or {}).get("shaping") or {}
-    emit(args, result.to_dict(), lambda r: _render(r, link.get("rate_GBps")))
+    fabric = result.params.get("fabric") or {}
+    link = fabric.get("bottleneck_GBps") or (fabric.get("shaping") or {}).get("rate_GBps")  # a topology: its ring's
+    emit(args, result.to_dict(), lambda r: _render(r, link))
+    from raxlab.measure.busyness import warn_stored
+
+    warn_stored(result.store_path, result.run_id)  # other work through the run: said, not only stored
     return EXIT_CHECK_FAILED if any(r.get("correct") is False for r in result.rows) else EXIT_OK
 
 

@@ -23,8 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_workload(p)
     p.add_argument("--ranks", type=int, default=2, help="rank processes on this machine (default 2)")
     p.add_argument("--transport", default="gloo", help="gloo | nccl | nccl-ib | nccl-socket (default gloo)")
-    p.add_argument("--emulate", metavar="RATE", default=None,
-                   help="root: one rank per network namespace over links shaped to RATE (e.g. 1gbit); "
+    p.add_argument("--emulate", metavar="RATE|TOPOLOGY", default=None,
+                   help="root: one rank per network namespace over links shaped to RATE (e.g. 1gbit), or a "
+                        "leaf-spine TOPOLOGY, e.g. 'leaf=2:1,uplink=2gbit' or a .yaml file (netemu/topology.py); "
                         "rate only, latency is not emulated")
     p.add_argument("--mtu", type=int, default=None, help="MTU of emulated links (default 9000)")
     add_ddp_arguments(p)
@@ -52,6 +53,9 @@ def run(args) -> int:
     result = run_ddp(opts, ranks=args.ranks, transport=args.transport, emulate=args.emulate, mtu=args.mtu,
                      master_port=args.master_port, store=args.store, on_event=progress)
     emit(args, result.to_dict(), _render)
+    from raxlab.measure.busyness import warn_stored
+
+    warn_stored(result.store_path, result.run_id)  # other work through the run: said, not only stored
     return 0
 
 

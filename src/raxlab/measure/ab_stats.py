@@ -1,28 +1,28 @@
-"""Statistics and verdict of a fabric A/B experiment: numbers in, a decision out (pure).
+"""Statistics and verdict of a fabric A/B experiment: paired repetitions in, a decision out (pure).
 
-Input per arm: one sample per repetition, the median step time of that repetition's
-synced DDP steps, with the arms interleaved A B A B ... (../shared/reference/measurement.md
-§2.4 step 6) so drift and other load hit every arm alike. Definitions (§6, DESIGN.md
-"Statistics"), with θ the decision threshold (default 0.05: 5 % of step time) and α the
-significance level (default 0.01, §6: "Mann-Whitney U at p<0.01"):
+Input per arm: one sample per round, the median step time of that arm's repetition in
+the round. Rounds run the arms in alternating order (A B, B A, A B, ...), so the samples
+of one round form a pair (a tuple for k arms) that shares the machine's state; linear
+drift between the two halves of a pair cancels over two rounds. The decision rule is
+`raxlab.equivalence` (TOST on the paired interval of the ratio, one rule set with `rax
+runs compare`), with θ the threshold (default 0.05: 5 % of step time) and α the
+one-sided level of each test (default 0.05, a 90 % interval):
 
-- F, the fastest arm: the lowest median over its repetition samples.
-- For every other arm X: r = median(X) / median(F) with a percentile-bootstrap 95 % CI
-  [lo, hi] (each arm resampled; `stats.ratio_of_medians_ci`) and the two-sided
-  Mann-Whitney U p-value (`stats.mann_whitney_p`).
-- X is **materially slower** than F iff p < α' and lo > 1 + θ, where α' = α / (k - 1)
-  (Bonferroni over the k - 1 comparisons with F; α' = α for two arms): the difference is
-  significant *and* the whole CI lies above the threshold band. Anything else is a **tie**
-  with F, for one or more reasons: the difference is below the threshold (r <= 1 + θ), it
-  is not significant (p >= α'), or the CI reaches into the band (lo <= 1 + θ).
-- The recommended arm is the cheapest arm that ties with F (F itself when every cheaper
-  arm is materially slower). Verdict: `faster arm pays` when that is not the cheapest arm;
-  `tie: the cheaper arm is enough` when the cheapest arm ties with F; `the cheaper arm is
-  faster` when the cheapest arm is F and the others are materially slower.
+- F, the fastest arm: the lowest geometric mean over the rounds.
+- For every other arm X: the paired interval of r = time(X)/time(F) at the look's
+  nominal level (alpha spending over looks, Bonferroni over the k - 1 comparisons),
+  widened by the load stretch when other work slowed the machine
+  (`equivalence.load_adjusted`), then classified: materially slower (lo > 1 + θ),
+  equivalent (inside ±θ: a proven tie) or inconclusive.
+- Any inconclusive comparison makes the verdict **inconclusive** (an undecided cheaper arm
+  might be enough, an undecided dearer one might be materially faster; more repetitions
+  would tell). Otherwise the recommended arm is the cheapest that is F or equivalent to F.
+- Verdict: `faster arm pays` when the recommended arm is not the cheapest; `tie: the
+  cheaper arm is enough` when the cheapest arm is equivalent to F; `the cheaper arm is
+  faster` when the cheapest is F and every other arm is materially slower.
 
-With n repetitions per arm and no ties the smallest exact two-sided U p-value is
-2 / C(2n, n): 0.0079 at n = 5, 0.0022 at n = 6, 0.00058 at n = 7. When it is not below α'
-no outcome can be significant; the analysis says so (`underpowered`) rather than hide it.
+`Comparison.to_dict()` is the documented A/B result other layers read (plan/, report/):
+ratio, ci, ci_level, decision, noise_cv, n_pairs, more_pairs, load_stretch.
 """
 
 from __future__ import annotations
@@ -30,40 +30,57 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-from raxlab.stats import mann_whitney_p, ratio_of_medians_ci, summarize
+from raxlab import equivalence as eq
+from raxlab.stats import summarize
 
 PAYS, TIE, CHEAPER_FASTER = "faster arm pays", "tie: the cheaper arm is enough", "the cheaper arm is faster"
+INCONCLUSIVE = "inconclusive: more repetitions needed"
+CODES = {PAYS: "pays", TIE: "tie", CHEAPER_FASTER: "cheaper-faster", INCONCLUSIVE: "inconclusive"}
 SECONDS_PER_YEAR = 365.25 * 86400
 
 
 @dataclass
 class Comparison:
-    """Arm `arm` against the fastest arm `versus`."""
+    """Arm `arm` against the fastest arm `versus`, over their paired rounds."""
 
     arm: str
     versus: str
-    ratio: float  # median(arm) / median(versus), >= 1
-    ci: tuple[float, float]
-    p_value: float
-    alpha: float  # the (Bonferroni-adjusted) level this comparison is judged at
-    materially_slower: bool
-    reasons: list[str]  # why it is a tie (empty when materially slower)
+    ratio: float  # geometric mean of time(arm)/time(versus) over the pairs, >= 1 for the chosen fastest
+    ci: tuple[float, float]  # the interval the decision used (load-adjusted when stretch > 1)
+    ci_raw: tuple[float, float]  # the paired interval before the load adjustment
+    ci_level: float  # two-sided coverage of ci: 1 - 2 x nominal level of this look
+    decision: str  # equivalence.SLOWER | EQUIVALENT | INCONCLUSIVE | FASTER
+    n_pairs: int
+    noise_cv: float  # coefficient of variation of the pair ratios
+    sign: dict  # pairs where arm was slower / faster, two-sided sign-test p
+    p_value: float  # two-sided paired t-test of ratio 1 (shown; the decision is the interval's)
+    more_pairs: int | None  # inconclusive: pairs that would likely settle it at this noise
+    load_stretch: float
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def materially_slower(self) -> bool:
+        return self.decision == eq.SLOWER
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "ci": list(self.ci), "difference": self.ratio - 1.0}
+        return {**asdict(self), "ci": list(self.ci), "ci_raw": list(self.ci_raw), "difference": self.ratio - 1.0,
+                "materially_slower": self.materially_slower, "tie": self.decision == eq.EQUIVALENT}
 
 
 @dataclass
 class Verdict:
     verdict: str
-    recommended: str
+    decision: str  # CODES[verdict]: pays | tie | cheaper-faster | inconclusive
+    recommended: str | None  # None while inconclusive
+    leaning: str  # the arm the point estimates favour (the recommendation if it were decided)
     cheapest: str
     fastest: str
     cost_basis: str
     threshold: float
     alpha: float
+    level: float  # nominal one-sided level of this look, per comparison
     comparisons: list[Comparison]
-    arms: dict[str, dict]  # name -> summary of its repetition samples
+    arms: dict[str, dict]  # name -> summary of its per-round samples
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -71,77 +88,103 @@ class Verdict:
                 "comparisons": [c.to_dict() for c in self.comparisons]}
 
 
-def min_p_value(n1: int, n2: int) -> float:
-    """Smallest exact two-sided Mann-Whitney p-value for samples of n1 and n2 without ties."""
-    return min(1.0, 2.0 / math.comb(n1 + n2, n1))
+def _t_p(iv: eq.Interval) -> float:
+    from scipy.stats import t
+
+    if iv.sd_log == 0:
+        return 1.0 if iv.mean_log == 0 else 0.0
+    return float(2 * t.sf(abs(iv.mean_log) / (iv.sd_log / math.sqrt(iv.n)), iv.n - 1))
 
 
-def compare(arm: str, samples, fastest: str, fastest_samples, *, threshold: float, alpha: float,
-            seed: int = 0) -> Comparison:
-    """One arm against the fastest: ratio, CI, p-value and whether it is materially slower."""
-    ratio, lo, hi = ratio_of_medians_ci(samples, fastest_samples, seed=seed)
-    p = mann_whitney_p(samples, fastest_samples)
-    reasons = []
-    if ratio <= 1 + threshold:
-        reasons.append(f"difference {ratio - 1:+.1%} is below the {threshold:.0%} threshold")
-    if p >= alpha:
-        reasons.append(f"not significant (p = {p:.2g} >= {alpha:.2g})")
-    if lo <= 1 + threshold and ratio > 1 + threshold:
-        reasons.append(f"the 95 % CI [{lo:.3f}, {hi:.3f}] reaches into the ±{threshold:.0%} band")
-    return Comparison(arm, fastest, ratio, (lo, hi), p, alpha, not reasons, reasons)
+def compare(arm: str, samples, fastest: str, fastest_samples, *, threshold: float, level: float,
+            stretch: float = 1.0) -> Comparison:
+    """One arm against the fastest over paired rounds, at the nominal one-sided `level`."""
+    iv = eq.paired(samples, fastest_samples, level)
+    lo, hi = eq.load_adjusted(iv.lo, iv.hi, stretch)
+    decision = eq.classify(lo, hi, threshold)
+    more = eq.more_pairs(iv, threshold, level) if decision == eq.INCONCLUSIVE else None
+    cmp = Comparison(arm, fastest, iv.ratio, (lo, hi), (iv.lo, iv.hi), 1 - 2 * level, decision, iv.n,
+                     iv.noise_cv, iv.sign, _t_p(iv), more, stretch)
+    cmp.reasons = _reasons(cmp, threshold)
+    return cmp
 
 
-def decide(samples: dict[str, list[float]], cost_order: list[str], *, threshold: float = 0.05,
-           alpha: float = 0.01, cost_basis: str = "order given") -> Verdict:
-    """The verdict over >= 2 arms; `cost_order` lists the arm names cheapest first."""
-    if len(samples) < 2 or any(len(v) < 2 for v in samples.values()):
-        raise ValueError("an A/B verdict needs >= 2 arms with >= 2 repetitions each")
+def _reasons(c: Comparison, threshold: float) -> list[str]:
+    lo, hi = c.ci
+    band = f"[{1 - threshold:.3g}, {1 + threshold:.3g}]"
+    ci = f"the {c.ci_level:.3g} interval [{lo:.3f}, {hi:.3f}]"
+    out = {eq.SLOWER: [f"{ci} lies above {1 + threshold:.3g}: materially slower"],
+           eq.EQUIVALENT: [f"{ci} lies inside {band}: equivalent (a proven tie)"],
+           eq.FASTER: [f"{ci} lies below {1 - threshold:.3g}: materially faster"]}.get(c.decision)
+    if out is None:
+        more = (f"about {c.more_pairs} more pairs would likely settle it at the observed noise "
+                f"(pair ratios vary by {c.noise_cv:.1%})") if c.more_pairs else \
+            "the estimate sits on the threshold: more pairs are unlikely to settle it"
+        out = [f"{ci} overlaps the edge of {band}: inconclusive; {more}"]
+    if c.load_stretch > 1.0001:
+        out.append(f"interval widened x{c.load_stretch:.2f} for the load of other work "
+                   f"(raw [{c.ci_raw[0]:.3f}, {c.ci_raw[1]:.3f}])")
+    return out
+
+
+def decide(samples: dict[str, list[float]], cost_order: list[str], *, threshold: float = eq.THRESHOLD,
+           alpha: float = eq.ALPHA, level: float | None = None, stretch: float = 1.0,
+           cost_basis: str = "order given") -> Verdict:
+    """The verdict over >= 2 arms with per-round samples; `cost_order` lists the arms cheapest first.
+    `level` is this look's nominal one-sided level per comparison (default: alpha / (k - 1))."""
+    n = {len(v) for v in samples.values()}
+    if len(samples) < 2 or len(n) != 1 or n.pop() < 2:
+        raise ValueError("an A/B verdict needs >= 2 arms with the same number (>= 2) of rounds")
     if sorted(cost_order) != sorted(samples):
         raise ValueError(f"cost order {cost_order} does not name the arms {sorted(samples)}")
-    summ = {name: summarize(v) for name, v in samples.items()}
-    fastest = min(samples, key=lambda n: (summ[n].median, cost_order.index(n)))
-    level = alpha / (len(samples) - 1)
-    comps = [compare(n, samples[n], fastest, samples[fastest], threshold=threshold, alpha=level)
-             for n in cost_order if n != fastest]
-    slower = {c.arm for c in comps if c.materially_slower}
-    recommended = next(n for n in cost_order if n not in slower)
-    cheapest = cost_order[0]
-    if recommended != cheapest:
-        verdict = PAYS
-    elif cheapest == fastest and slower:
-        verdict = CHEAPER_FASTER
-    else:
-        verdict = TIE
-    return Verdict(verdict, recommended, cheapest, fastest, cost_basis, threshold, alpha, comps,
-                   {n: {**s.to_dict(), "samples": list(samples[n])} for n, s in summ.items()},
-                   _warnings(samples, summ, level))
+    k = len(samples)
+    level = alpha / (k - 1) if level is None else level
+    gmean = {a: math.exp(sum(math.log(x) for x in v) / len(v)) for a, v in samples.items()}
+    fastest = min(samples, key=lambda a: (gmean[a], cost_order.index(a)))
+    comps = {a: compare(a, samples[a], fastest, samples[fastest], threshold=threshold, level=level, stretch=stretch)
+             for a in cost_order if a != fastest}
+    verdict, recommended = _walk(cost_order, fastest, comps)
+    leaning = recommended or next(a for a in cost_order if a == fastest or not comps[a].ratio > 1 + threshold)
+    summ = {a: {**summarize(v).to_dict(), "samples": list(v), "geomean": gmean[a]} for a, v in samples.items()}
+    return Verdict(verdict, CODES[verdict], recommended, leaning, cost_order[0], fastest, cost_basis, threshold,
+                   alpha, level, list(comps.values()), summ, _warnings(comps.values(), threshold))
 
 
-def _warnings(samples: dict[str, list[float]], summ: dict, level: float) -> list[str]:
+def _walk(cost_order: list[str], fastest: str, comps: dict[str, Comparison]) -> tuple[str, str | None]:
+    """Any undecided comparison leaves the verdict open: an undecided cheaper arm might be enough,
+    an undecided dearer one might be materially faster. Else the cheapest arm equal to the fastest."""
+    if any(c.decision == eq.INCONCLUSIVE for c in comps.values()):
+        return INCONCLUSIVE, None
+    arm = next(a for a in cost_order if a == fastest or comps[a].decision == eq.EQUIVALENT)
+    if arm != cost_order[0]:
+        return PAYS, arm
+    if arm == fastest and all(c.materially_slower for c in comps.values()):
+        return CHEAPER_FASTER, arm
+    return TIE, arm
+
+
+def _warnings(comps, threshold: float) -> list[str]:
     out = []
-    ns = sorted(len(v) for v in samples.values())
-    floor = min_p_value(ns[0], ns[1])
-    if floor >= level:
-        out.append(f"underpowered: with {ns[0]} repetitions the smallest possible p-value is {floor:.2g}, "
-                   f"not below {level:.2g}; no difference can be significant (add --reps)")
-    for name, s in summ.items():
-        if s.noisy:
-            out.append(f"arm {name} is noisy: IQR/median of its repetitions is {s.rel_iqr:.0%} (> 10 %)")
+    for c in comps:
+        if c.noise_cv > threshold:
+            out.append(f"{c.arm} vs {c.versus}: the pair ratios vary by {c.noise_cv:.0%} (more than the "
+                       f"{threshold:.0%} threshold): the machine's noise, not the fabric, limits this A/B")
     return out
 
 
 def cost_order(arms: list[dict]) -> tuple[list[str], str]:
     """Arm names cheapest first, and the basis used.
 
-    Each dict has `name`, `price_usd` (or None), `rate_bps` (emulated link rate or None) and
+    Each dict has `name`, `price_usd` (or None), `rate_bps` (emulated capacity: link rate x ranks, or
+    a topology's summed link rates; or None) and
     `tcp` (True for TCP transports, False for RDMA, None when unknown). The first basis that
-    is known for every arm and tells them apart wins: catalogue/declared price; emulated link
-    rate (a slower link is the cheaper one); transport class (TCP on plain Ethernet is cheaper
+    is known for every arm and tells them apart wins: catalogue/declared price; emulated
+    capacity (a slower link, or a tapered leaf, is the cheaper one); transport class (TCP on plain Ethernet is cheaper
     than RDMA, which needs RDMA NICs and, for InfiniBand, its own switches); else the order
     given on the command line (first = cheapest).
     """
     names = [a["name"] for a in arms]
-    for key, basis in (("price_usd", "price"), ("rate_bps", "link rate"), ("tcp", "transport (TCP < RDMA)")):
+    for key, basis in (("price_usd", "price"), ("rate_bps", "emulated capacity"), ("tcp", "transport (TCP < RDMA)")):
         vals = [a.get(key) for a in arms]
         if all(v is not None for v in vals) and len(set(vals)) == len(vals):
             rank = (lambda v: -int(v)) if key == "tcp" else (lambda v: v)

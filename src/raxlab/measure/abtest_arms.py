@@ -1,11 +1,13 @@
 """A/B arms: parsing `NAME=SPEC`, prices, and one running arm (its ranks, fabric, turns).
 
 SPEC is one or two parts joined by '+': a transport (gloo, nccl, nccl-ib, nccl-socket)
-and/or `emulate:RATE` (root: one rank per network namespace over links shaped to RATE):
+and/or `emulate:RATE` (root: one rank per network namespace over links shaped to RATE) or
+`emulate:TOPOLOGY` (a leaf-spine fabric, netemu/topology.py):
 
     --arm ib=nccl-ib --arm tcp=nccl-socket            # a real cluster node: transports
     --arm fast=emulate:4gbit --arm slow=emulate:1gbit  # one machine: link rates (gloo)
     --arm slow=gloo+emulate:1gbit
+    --arm flat=emulate:leaves=2,nic=1gbit --arm taper=emulate:leaves=2,nic=1gbit,leaf=4:1 --ranks 4
 
 An arm without a transport uses gloo on CPU and nccl-socket where CUDA is present (the
 TCP arm either way; NCCL keeps off P2P/SHM on emulated links, transports.arm_env).
@@ -40,8 +42,8 @@ class ArmSpec:
     name: str
     spec: str
     transport: str
-    emulate: str | None = None  # tc rate, e.g. "1gbit"
-    rate_bps: float | None = None
+    emulate: str | None = None  # tc rate ("1gbit") or a topology ("nodes=4,leaves=2,nic=1gbit,leaf=4:1")
+    rate_bps: float | None = None  # emulated capacity: the rate x ranks, or the topology's summed link rates
     fabric: str | None = None  # catalogue fabric the arm stands for (--arm-fabric)
     price_usd: float | None = None
     price_basis: str | None = None
@@ -60,30 +62,35 @@ def default_transport() -> str:
     return "nccl-socket" if torch.cuda.is_available() else "gloo"
 
 
-def parse_arm(text: str, default: str | None = None) -> ArmSpec:
+def parse_arm(text: str, default: str | None = None, ranks: int | None = None) -> ArmSpec:
     """`NAME=SPEC` -> ArmSpec; one-line RaxError naming what is allowed."""
     from raxlab.netemu.shaping import parse_rate
+    from raxlab.netemu.topology import is_topology, parse_topology
 
     name, sep, spec = text.partition("=")
     if not sep or not NAME_RE.match(name.strip()) or not spec.strip():
         raise RaxError(f"bad arm {text!r}; use NAME=SPEC, e.g. fast=emulate:4gbit or ib=nccl-ib "
                        "(NAME: letters, digits, _ . -)", field="--arm")
-    transport, rate = None, None
+    transport, emulate, capacity = None, None, None
     for part in (p.strip() for p in spec.split("+")):
-        if part.startswith("emulate:") and rate is None:
-            rate = part.split(":", 1)[1]
-            parse_rate(rate, field="--arm")
+        if part.startswith("emulate:") and emulate is None:
+            emulate = part.split(":", 1)[1]
+            if is_topology(emulate):  # a leaf-spine fabric (netemu.topology); its capacity is its cost proxy
+                capacity = parse_topology(emulate, ranks, field="--arm").capacity_bps
+            else:
+                capacity = parse_rate(emulate, field="--arm") * (ranks or 1)
         elif part in transports.ARMS and transport is None:
             transport = part
         else:
             raise RaxError(f"arm {name}: bad part {part!r}; a SPEC is a transport ({', '.join(transports.ARMS)}) "
-                           "and/or emulate:RATE, joined by '+'", field="--arm")
+                           "and/or emulate:RATE or emulate:TOPOLOGY (k=v,... or a .yaml file), joined by '+'",
+                           field="--arm")
     transport = transport or default or default_transport()
-    return ArmSpec(name.strip(), spec.strip(), transport, rate, parse_rate(rate) if rate else None)
+    return ArmSpec(name.strip(), spec.strip(), transport, emulate, capacity)
 
 
-def parse_arms(texts: list[str], default: str | None = None) -> list[ArmSpec]:
-    arms = [parse_arm(t, default) for t in texts or []]
+def parse_arms(texts: list[str], default: str | None = None, ranks: int | None = None) -> list[ArmSpec]:
+    arms = [parse_arm(t, default, ranks) for t in texts or []]
     if len(arms) < 2:
         raise RaxError(f"an A/B test needs at least two --arm, got {len(arms)}", field="--arm")
     names = [a.name for a in arms]
@@ -165,6 +172,7 @@ class ArmProcess:
         self.seq = 0
         self.thread: threading.Thread | None = None
         self.placement = None
+        self.spec: LaunchSpec | None = None
         self.env: dict[str, str] = {}
         self.info: dict = {"setup": None, "transport": {}, "warm": []}
 
@@ -176,9 +184,12 @@ class ArmProcess:
                                       emulated=self.placement.fabric is not None)
         args = worker_args(self.opts, tarm, self.placement) + ["--serve", str(self.control),
                                                                "--rep-warmup", str(self.rep_warmup)]
+        # Rank r of every arm on the same core: a rank placement that differs between arms and persists
+        # for seconds (two ranks of one arm sharing a core with other work) would not cancel in the pairs.
+        cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
         self.spec = LaunchSpec(WORKER, args, ranks=self.ranks, env=self.env, fabric=self.placement.fabric,
                                timeout_s=self.opts.timeout_s, master_port=self.placement.master_port,
-                               setup_timeout_s=max(180.0, self.opts.timeout_s))
+                               setup_timeout_s=max(180.0, self.opts.timeout_s), cpus=cpus)
 
     def go(self) -> None:
         """Launch the ranks in a thread (launch() blocks until they end)."""
@@ -222,7 +233,7 @@ class ArmProcess:
                 pass
 
     def describe(self) -> dict:
-        return {**self.arm.to_dict(), "env": self.env,
+        return {**self.arm.to_dict(), "env": self.env, "cpus": self.spec.cpus if self.spec else None,
                 "fabric_built": self.placement.describe() if self.placement else None,
                 "launcher": self.placement.launcher if self.placement else None}
 

@@ -56,16 +56,14 @@ class Placement:
 
 def place(stack: contextlib.ExitStack, ranks: int, emulate: str | None, mtu: int | None = None,
           master_port: int = 0) -> Placement:
-    """Local ranks on loopback, or one rank per namespace of a fabric shaped to `emulate`."""
+    """Local ranks on loopback, or ranks in the namespaces of the fabric `emulate` names (netemu.build)."""
     if not emulate:
         return Placement(None, "lo", master_port, "local")
     from raxlab import netemu
-    from raxlab.netemu.shaping import DEFAULT_MTU
 
     netemu.require_netemu()
     netemu.sweep_stale()
-    rate = None if emulate == "unshaped" else emulate
-    fab = stack.enter_context(netemu.build_fabric(ranks, rate, mtu=mtu or DEFAULT_MTU))
+    fab = stack.enter_context(netemu.build(emulate, ranks, mtu=mtu))  # a rate, unshaped, or a topology
     return Placement(fab, fab.ifname, master_port or NETNS_PORT, "netns")
 
 
@@ -236,9 +234,12 @@ def run_ddp(opts: DdpOptions, *, ranks: int = 2, transport: str = "gloo", emulat
 
 
 def _execute(db: Store, run_id: str, spec: LaunchSpec, params: dict, rec: Recorder) -> DdpRun:
+    from raxlab.measure.busyness import recorded
+
     t0 = time.perf_counter()
     try:
-        launch(spec, rec.handle)
+        with recorded(db, rec.run_id, "DDP benchmark"):  # other work through the run: warned, stored
+            launch(spec, rec.handle)
     except RankFailure as exc:
         rec.finish("failed", str(exc), point_status=exc.status)
         raise

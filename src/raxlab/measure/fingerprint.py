@@ -124,6 +124,12 @@ def cpu_in_use(window_s: float = 0.2) -> float | None:
         return None
 
 
+def busy_threshold(cores: int) -> float:
+    """Cores of other work from which a run counts as busy: half a core on a small machine (one
+    busy core of two halves what two ranks get), a tenth of the cores on a big one."""
+    return max(0.5, 0.1 * cores)
+
+
 def load() -> dict:
     """Other work on the cores when the measurement started: it inflates the noise."""
     cores = usable_cores()
@@ -133,10 +139,11 @@ def load() -> dict:
         one = five = None
     in_use = cpu_in_use()
     now = in_use if in_use is not None else one
-    # more than half the cores already busy before we start: timings will be disturbed
+    # other work on busy_threshold(cores) or more before we start: timings will be disturbed
+    # (measure/busyness.py samples it through the run)
     return {"avg_1m": None if one is None else round(one, 2), "avg_5m": None if five is None else round(five, 2),
             "cores_in_use": None if in_use is None else round(in_use, 2), "cores": cores,
-            "busy": None if now is None else now > 0.5 * cores}
+            "busy": None if now is None else now >= busy_threshold(cores)}
 
 
 def fingerprint() -> dict:

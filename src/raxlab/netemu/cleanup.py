@@ -18,7 +18,7 @@ import threading
 
 from raxlab.netemu.fabric import run_cmd
 
-NS_RE = re.compile(r"^rax-(\d+)-[0-9a-f]{6}-(?:br|r\d+)$")
+NS_RE = re.compile(r"^rax-(\d+)-[0-9a-f]{6}-(?:br|sp|[rnl]\d+|bg\d+)$")  # fabric.py and tiers.py names
 
 
 def rax_namespaces() -> list[str]:

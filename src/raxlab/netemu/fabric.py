@@ -100,6 +100,32 @@ class Fabric:
             "shaping": self.shaping.to_dict() if self.shaping else None,
         }
 
+    # -- reshaping (an A/B swaps the rates of two fabrics of one shape between its process sets) --
+    def shape_key(self) -> tuple:
+        """Fabrics with equal keys differ at most in their rates: `reshape` turns one into the other."""
+        return ("links", self.ranks, self.shaping is not None)
+
+    def tiers(self) -> dict[str, Shaping | None]:
+        return {"link": self.shaping}
+
+    def tier_queues(self, tier: str) -> list[tuple[str, str]]:
+        """(namespace, device) of every tbf queue of a tier: each rank's egress and ingress."""
+        return [q for r in range(self.ranks) for q in ((self.namespace(r), self.ifname), (self.bridge_ns, f"p{r}"))]
+
+    def reshape(self, tiers: dict[str, Shaping | None]) -> None:
+        """Change the tbf rates of the tiers that differ (`tc qdisc change`; the queues stay)."""
+        for tier, new in tiers.items():
+            if new == self.tiers()[tier]:
+                continue
+            if new is None or self.tiers()[tier] is None:
+                raise RaxError(f"netemu: cannot turn the {tier} tier between shaped and unshaped in place")
+            for ns, dev in self.tier_queues(tier):
+                run_cmd("tc", "-n", ns, "qdisc", "change", "dev", dev, "root", *new.tbf_args())
+            self._set_tier(tier, new)
+
+    def _set_tier(self, tier: str, shaping: Shaping) -> None:
+        self.shaping = shaping
+
     def close(self) -> None:
         """Delete every namespace of this fabric (idempotent; never raises).
 

@@ -275,6 +275,11 @@ def _measured(opts, m, i: int, rows: list[dict], abtests, tie: float, cat) -> di
         out["note"] = (f"measured on {ab['nodes']} nodes, not the recommended {nodes}: shown for reference; the "
                        "projection decides")
         return out
+    cmp = ab.get("comparison") or {}
+    if cmp.get("decision") == "inconclusive":  # measure/ab_stats: neither a difference nor a tie is shown
+        more = f"; about {cmp['more_pairs']} more rounds would likely settle it" if cmp.get("more_pairs") else ""
+        return {**out, "applies": False, "note": f"the measured A/B is inconclusive (ratio {cmp.get('ratio', 1.0):.3g}, "
+                f"interval {cmp.get('ci')}){more}: shown for reference; the projection decides"}
     out.update(_measured_decision(opts, arms, ab, tie))
     return out
 

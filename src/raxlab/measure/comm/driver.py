@@ -78,12 +78,10 @@ def _place(stack: contextlib.ExitStack, ranks: int, emulate: str | None, mtu: in
     if not emulate:
         return Placement(None, ifname or "lo", "local")  # loopback: nothing reachable from outside
     from raxlab import netemu
-    from raxlab.netemu.shaping import DEFAULT_MTU
 
     netemu.require_netemu()
     netemu.sweep_stale()
-    rate = None if emulate == UNSHAPED else emulate
-    fab = stack.enter_context(netemu.build_fabric(ranks, rate, mtu=mtu or DEFAULT_MTU))
+    fab = stack.enter_context(netemu.build(emulate, ranks, mtu=mtu))  # a rate, unshaped, or a topology
     return Placement(fab, fab.ifname, "netns")
 
 
@@ -126,10 +124,13 @@ def run_comm(sweep: SweepOptions, *, ranks: int = 2, emulate: str | None = None,
 
 
 def _execute(db: Store, run_id: str, spec: LaunchSpec, params: dict, on_event) -> CommRun:
+    from raxlab.measure.busyness import recorded
+
     recorder = Recorder(db, run_id, on_event)
     t0 = time.perf_counter()
     try:
-        launch(spec, recorder.handle)
+        with recorded(db, run_id, "collective benchmark"):  # other work through the run: warned, stored
+            launch(spec, recorder.handle)
     except RankFailure as exc:
         recorder.record_failure(exc.status, str(exc))
         recorder.finish("failed", str(exc))

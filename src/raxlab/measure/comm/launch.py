@@ -68,6 +68,7 @@ class LaunchSpec:
     python: str = sys.executable
     log_dir: str | None = None  # per-rank stdout/stderr; a temporary one (removed) if None
     torchrun_args: list[str] | None = None  # run one `torchrun ARGS -m module` instead of N ranks
+    cpus: list[int] | None = None  # pin rank r to cpus[r % len]: runs compared with each other share a placement
 
     @property
     def n_procs(self) -> int:
@@ -156,6 +157,11 @@ class _Session:
         with open(err_path, "wb") as err:
             proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
                                     env=env, start_new_session=True)
+        if spec.cpus and rank >= 0 and hasattr(os, "sched_setaffinity"):
+            try:  # `ip netns exec` execs in place: the pid is the rank's; it has not started its threads yet
+                os.sched_setaffinity(proc.pid, {spec.cpus[rank % len(spec.cpus)]})
+            except OSError:
+                pass  # it already exited: the watch loop reports that
         r = _Rank(rank, proc, threading.Thread(target=self._read, args=(len(self.procs), proc), daemon=True),
                   err_path=err_path)
         self.procs.append(r)

@@ -70,6 +70,8 @@ def title_for(transport: str, emulate: str | None = None, mtu: int | None = None
     """'gloo via lo' or 'gloo over emulated 1gbit links (tbf, MTU 9000; latency not emulated)'."""
     if emulate == "unshaped":
         return f"{transport} over unshaped veth links (the host's ceiling)"
+    if emulate and ("=" in emulate or emulate.endswith((".yaml", ".yml"))):
+        return f"{transport} over an emulated leaf-spine fabric {emulate} (tbf, MTU {mtu}; latency not emulated)"
     if emulate:
         return f"{transport} over emulated {emulate} links (tbf, MTU {mtu}; latency not emulated: no netem)"
     return f"{transport} via {ifname}" if ifname else transport

@@ -58,18 +58,28 @@ def _arm_row(a: dict) -> list[Cell]:
 
 
 def abtest_blocks(run: dict) -> list:
+    """The A/B experiment: its verdict first, then the arms, the comparisons and what qualifies them."""
     an = run["artifacts"].get("abtest_analysis") or {}
     out = [Heading(f"Fabric A/B experiment, measured here (run {run['id']})")]
     arms = [a for a in (an.get("arms") or {}).values() if isinstance(a, dict)]
     if not arms:
         return out + [Para("The A/B run stored no arm results (N/A).", "missing")]
+    out += _ab_verdict(an)
     lab = measured(run, "interleaved repetitions")
     cols = [Column("arm"), Column("set-up"), Column("repetitions"), Column("median step", lab, True),
             Column("IQR/median", lab, True), Column("exposed comm. share", lab, True), Column("work/s", lab, True),
             Column("price", numeric=True), Column("USD per million units", numeric=True)]
     out.append(Table(cols, [_arm_row(a) for a in arms], str(an.get("method") or "")))
-    out += _ab_verdict(an)
+    out += _ab_comparisons(an)
+    v = an.get("verdict") or {}
+    out += [Para(n, "note") for n in [an.get("cost_note"), *(v.get("warnings") or []), *(an.get("notes") or [])] if n]
     return out
+
+
+def ab_headline(run: dict) -> list:
+    """The A/B verdict alone, for the top of a report without a purchase plan."""
+    an = run["artifacts"].get("abtest_analysis") or {}
+    return [Para(f"Fabric A/B (run {run['id']}): " + p.text, p.style) for p in _ab_verdict(an)]
 
 
 def _ab_verdict(an: dict) -> list:
@@ -77,15 +87,29 @@ def _ab_verdict(an: dict) -> list:
     if not v:
         return [Para("No verdict: the experiment did not run to the end (" + "; ".join(an.get("notes") or []) + ").",
                      "missing")]
-    out = [Para(f"Verdict (measured): {v.get('verdict')}; recommended arm: {v.get('recommended')} "
-                f"(cheapest {v.get('cheapest')}, fastest {v.get('fastest')}; threshold {fmt.pct(v.get('threshold'))}, "
-                f"alpha {fmt.g(v.get('alpha'))}).", "verdict")]
+    rec = v.get("recommended")
+    rounds = (v.get("looks") or [None])[-1]
+    load = v.get("load") or {}
+    busy = f"; other work used {fmt.g(load.get('others_cores'))} cores, the interval is widened x" \
+           f"{fmt.g(load.get('stretch'))} for it" if (load.get("stretch") or 1) > 1.0001 else ""
+    return [Para(f"Verdict (measured): {v.get('verdict')}; "
+                 + (f"recommended arm: {rec}" if rec else f"leaning to {v.get('leaning')}, not yet shown")
+                 + f" (cheapest {v.get('cheapest')}, fastest {v.get('fastest')}; equivalence band "
+                 f"±{fmt.pct(v.get('threshold'))}, alpha {fmt.g(v.get('alpha'))} per one-sided test over "
+                 f"{fmt.text(len(v.get('looks') or []))} sequential looks, {fmt.text(rounds)} rounds{busy}).",
+                 "verdict")]
+
+
+def _ab_comparisons(an: dict) -> list:
+    v = an.get("verdict") or {}
     rows = [[Cell(f"{c.get('arm')} vs {c.get('versus')}"), cell(fmt.g(c.get("ratio")), value=c.get("ratio")),
-             Cell(f"{fmt.g(get(c, 'ci', 0))} … {fmt.g(get(c, 'ci', 1))}"), cell(fmt.g(c.get("p_value"), 2), value=c.get("p_value")),
-             Cell("; ".join(c.get("reasons") or []) or "materially slower")] for c in v.get("comparisons") or []]
-    if rows:
-        lab = Label("measured", "ratio of median step times, bootstrap 95 % CI, Mann-Whitney U")
-        out.append(Table([Column("comparison"), Column("ratio", lab, True), Column("95 % CI"), Column("p", lab, True),
-                          Column("why a tie / not")], rows))
-    out += [Para(n, "note") for n in [an.get("cost_note"), *(v.get("warnings") or [])] if n]
-    return out
+             Cell(f"{fmt.g(get(c, 'ci', 0))} … {fmt.g(get(c, 'ci', 1))} ({fmt.pct(c.get('ci_level'))})"),
+             cell(fmt.text(c.get("n_pairs")), value=c.get("n_pairs")),
+             cell(fmt.pct(c.get("noise_cv")), value=c.get("noise_cv")),
+             Cell(str(c.get("decision") or "")), Cell("; ".join(c.get("reasons") or []))]
+            for c in v.get("comparisons") or []]
+    if not rows:
+        return []
+    lab = Label("measured", "geometric mean of paired round ratios; paired log-ratio t interval (TOST)")
+    return [Table([Column("comparison"), Column("ratio", lab, True), Column("interval"), Column("pairs", numeric=True),
+                   Column("pair noise (CV)", lab, True), Column("decision"), Column("why")], rows)]

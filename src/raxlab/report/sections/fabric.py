@@ -160,14 +160,14 @@ def scaling_chart(plan: dict | None, band: dict | None) -> Chart | None:
 
 def build(data: ReportData) -> Section:
     sec = Section("fabric", "Fabric comparison: InfiniBand, RoCE or Ethernet?")
+    for run in [r for k in distributed.AB_KINDS for r in data.of_kind(k)]:  # a measured fabric verdict comes first
+        sec.add(*distributed.abtest_blocks(run))
     comm_runs = data.of_kind(COMM_KIND)
     if comm_runs:
         sec.add(*comm.blocks(comm_runs))
     else:
         sec.add(Heading("Collectives measured here"), Para(not_measured("no `rax bench comm` run"), "missing"))
     net = get(data.plan, "verdicts", "network")
-    for run in [r for k in distributed.AB_KINDS for r in data.of_kind(k)]:
-        sec.add(*distributed.abtest_blocks(run))
     if isinstance(net, dict) and isinstance(net.get("measured"), dict):
         sec.add(*measured_ab(net["measured"]))
     sec.add(Heading("Projected for the cluster you would buy"))

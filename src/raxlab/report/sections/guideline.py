@@ -9,6 +9,7 @@ from raxlab.report import fmt
 from raxlab.report.doc import Bullets, Cell, Facts, Label, Para, Section
 from raxlab.report.model import ReportData
 from raxlab.report.sections.backtest import held_out_error
+from raxlab.report.sections import distributed
 from raxlab.report.sections.common import band_text, get, projected, with_band
 from raxlab.report.sections.fabric import plan_band
 
@@ -113,6 +114,8 @@ def build(data: ReportData) -> Section:
     sec = Section("guideline", "Purchase guideline")
     rec = get(data.plan, "recommendation")
     if not isinstance(rec, dict):
+        for run in [r for k in distributed.AB_KINDS for r in data.of_kind(k)]:  # an A/B's answer comes first
+            sec.add(*distributed.ab_headline(run))
         return sec.missing(_no_plan(data))
     verdicts = _verdicts(data.plan)
     shown = {get(data.plan, "verdicts", k, "sentence") for k, _ in VERDICTS}

@@ -46,6 +46,30 @@ def _comm(p: dict) -> str:
     return " ".join(cmd)
 
 
+def _abtest(run: dict, p: dict) -> str:
+    """`rax abtest` with its arms, design and step flags as stored (measure/abtest.py params)."""
+    d = p.get("design") or {}
+    cmd = [f"rax abtest {_q(p.get('workload') or run.get('workload') or 'WORKLOAD')}"]
+    for arm in p.get("arms") or []:
+        cmd.append(f"--arm {_q(arm['name'] + '=' + arm['spec'])}")
+        if str(arm.get("price_basis") or "").startswith("declared"):
+            cmd.append(f"--arm-price {_q(arm['name'] + '=' + _plain(float(arm['price_usd'])))}")
+        elif arm.get("fabric"):
+            cmd.append(f"--arm-fabric {_q(arm['name'] + '=' + arm['fabric'])}")
+    design = (("--reps", d.get("max_reps", d.get("reps"))), ("--min-reps", d.get("min_reps")),
+              ("--max-minutes", d.get("max_minutes")), ("--steps", d.get("steps_per_rep")),
+              ("--rep-warmup", d.get("rep_warmup")), ("--threshold", d.get("threshold")), ("--alpha", d.get("alpha")),
+              ("--spending", d.get("spending")), ("--horizon-years", d.get("horizon_years")),
+              ("--node-price", d.get("node_price_usd")))
+    step = (("--ranks", p.get("ranks")), ("--micro-batch", p.get("batch")), ("--precision", p.get("precision")),
+            ("--optimizer", p.get("optimizer")), ("--bucket-mb", p.get("bucket_mb")), ("--warmup", p.get("warmup")),
+            ("--timeout", p.get("timeout_s")), ("--seed", p.get("seed")))
+    cmd += [f"{flag} {_q(v)}" for flag, v in design + step if v is not None]
+    cmd += [flag for flag, on in (("--fsdp", p.get("fsdp")), ("--trust-code", p.get("trust_code")),
+                                  ("--no-split", p.get("split") is False)) if on]
+    return " ".join(cmd)
+
+
 def command(run: dict) -> str:
     """The command line that makes a run like this one (stored argv when the run has it)."""
     p = run.get("params") or {}
@@ -66,6 +90,8 @@ def command(run: dict) -> str:
                 f"--point-seconds {_q(p.get('seconds', 3))}")
     if kind == PIPELINE_KIND:
         return _pipeline(run, p)
+    if kind == "abtest":
+        return _abtest(run, p)
     wl = f" {_wl(run)}" if run.get("workload") else ""
     return f"rax {kind.replace('.', ' ')}{wl}  # its parameters: rax runs show {run['id']} --json"
 
