@@ -86,7 +86,7 @@ def analyse(results, arms, ab, ranks: int, batch: int, tokens_per_sample: int | 
         out["notes"].append(f"run ended early after {len(results)} repetitions: no verdict")
         return out
     if verdict is None and results:  # a fixed design, analysed once at its end (no sequential looks)
-        from raxlab.measure.abtest import SequentialPlan
+        from raxlab.measure.ab_plan import SequentialPlan
 
         n = len(next(iter(paired_samples(results, arms).values())))
         if n >= 2:
