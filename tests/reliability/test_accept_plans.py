@@ -108,3 +108,19 @@ def test_rax_accept_refuses_a_fractional_node_count_before_measuring(made, tmp_p
     code, _, err = cli("accept", _write(tmp_path, _edit(doc, nodes=1.5)), "--store", db)
     assert "nodes" in assert_cli_error(code, err)
     assert not db.exists() or Store(db, readonly=True).list_runs() == []
+
+
+def test_the_emulated_plan_writer_writes_only_known_keys():
+    """The second writer of plans (accept.emulated, rax plan sizes no CPU nodes) against the schema."""
+    import inspect
+
+    from raxlab.accept import emulated
+    from raxlab.accept.plan_schema import PROJECTED
+
+    src = inspect.getsource(emulated.emulated_plan)
+    for block, known in (("projected = {", PROJECTED), ("acc = {", KEYS)):
+        body = src[src.index(block):].split("}", 1)[0]
+        import re
+
+        keys = re.findall(r'"([a-z_0-9]+)":', body)
+        assert keys and set(keys) <= set(known), (block, set(keys) - set(known))

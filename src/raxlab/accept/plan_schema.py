@@ -5,8 +5,9 @@ it. So every field is typed and bounded (issue 20: `nodes: 1.5` was taken as 1 n
 measurement started): counts are JSON integers (not 1.5, not 2.0, not true), names are text,
 precision and layout enums are the known ones, layout fields are `predict.layout.Layout`'s and
 must make a layout that runs on nodes x gpus_per_node GPUs, numbers are finite, and unknown keys
-are errors listing the known ones. The writer is `plan.detail.acceptance`; `KEYS` must name every
-key it writes (a test holds the two together).
+are errors listing the known ones. The writers are `plan.detail.acceptance` and (emulated clusters)
+`accept.emulated.emulated_plan`; `KEYS`/`PROJECTED` must name every key they write (tests hold them
+together).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from raxlab.errors import RaxError, unknown_name
 KEYS = ("workload", "workload_ref", "workload_sha256", "accelerator", "server", "nodes", "gpus", "gpus_per_node",
         "fabric", "rails", "precision", "layout", "seq_len", "projected", "label", "thresholds")
 PROJECTED = ("step_time_s", "tokens_per_s", "samples_per_s", "mfu", "memory_per_gpu_gib", "error_band",
-             "step_time_band_s")
+             "step_time_band_s", "compute_step_s", "ddp_model")  # the last two: accept.emulated's plans
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8", "fp4")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -91,8 +92,12 @@ def check_acceptance(acc: dict, path: str) -> None:
 def check_projected(proj: dict, path: str) -> None:
     _known(proj, PROJECTED, "projected", path)
     finite(proj.get("step_time_s"), "projected.step_time_s", path, optional=False, low=1e-12)
-    for k in ("tokens_per_s", "samples_per_s", "mfu", "memory_per_gpu_gib"):
+    for k in ("tokens_per_s", "samples_per_s", "mfu", "memory_per_gpu_gib", "compute_step_s"):
         finite(proj.get(k), f"projected.{k}", path)
+    model = proj.get("ddp_model")
+    if model is not None and not (isinstance(model, dict) and all(
+            finite(v, f"projected.ddp_model.{k}", path) is not None or v is None for k, v in model.items())):
+        raise _fail(path, "projected.ddp_model", "a mapping of numbers", model)
     band = proj.get("step_time_band_s")
     if band is not None and not (isinstance(band, list) and len(band) == 2 and all(
             finite(v, "projected.step_time_band_s", path, optional=False) is not None for v in band)):
