@@ -123,6 +123,8 @@ def linear_time(T, n, k, hc, lora=0.0):
     fwd = _gemm(T, n, k, hc)
     dgrad = _gemm(T, k, n, hc)
     bwd = dgrad + _gemm(n, k, T, hc)
+    if not np.any(np.asarray(lora) > 0):  # no LoRA candidate: skip the adapter GEMMs (planner speed)
+        return fwd, bwd
     r = np.maximum(lora, 1.0)
     a_fwd = _gemm(T, r, k, hc, sixteen=True) + _gemm(T, n, r, hc, sixteen=True)
     a_bwd = (_gemm(T, r, n, hc, sixteen=True) + _gemm(r, n, T, hc, sixteen=True)
@@ -209,6 +211,8 @@ def _attention(shape, la, hc):
     fl_f = roofline(causal * full_fwd, qkvo, attention_eff(la, hc, s, "fwd") * hc.peak_bf16, hc.mem_bw)
     fl_b = roofline(causal * FLASH_BWD * full_fwd, 2 * qkvo, attention_eff(la, hc, s, "bwd") * hc.peak_bf16,
                     hc.mem_bw)
+    if np.all(np.asarray(la.attn) > 0):  # no unfused candidate: skip its GEMMs (planner speed)
+        return fl_f, fl_b, 0.0 * fl_f
     # unfused: batched GEMMs (b·heads of s×s×head_dim and s×head_dim×s) plus the score kernels.
     scores = b * heads * s * s
     hd, bh = float(shape.head_dim), b * heads
