@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 TITLE = "Fabric A/B on emulated leaf-spine fabrics: decisions, wall time, busbw vs fair share"
-TARGET = ("busbw >= 0.8 of the fair-share bound through shared uplinks; (a) pays, (b) tie (inconclusive allowed only "
-          "on a busy machine), (c) inconclusive; each A/B <= 90 s wall on 2 cores")
+TARGET = ("busbw >= 0.8 of the fair-share bound where a shared uplink binds; (a) pays, (b) tie (inconclusive allowed "
+          "only on a busy machine), (c) inconclusive; each A/B <= 90 s wall on 2 cores")
 FLAT = "flat=emulate:nodes=4,leaves=2,nic=1gbit"
 BURNERS = 6  # with the 4 ranks on 2 cores, 6 spinning processes make a step ~2.5x slower while they run
 TAPER = "taper=emulate:nodes=4,leaves=2,nic=1gbit,leaf=4:1"
@@ -50,9 +50,13 @@ def _busbw_rows(db: str) -> list[dict]:
         for coll in ("all_reduce", "all_to_all"):
             bound = topo.busbw_bound_bps(coll) / 8e9
             got = fits[coll]["beta_GBps"]
-            rows.append({"case": f"busbw {coll}", "fabric": f"{name} ({topo.label()})", "busbw_GBps": got,
-                         "fair_share_GBps": bound, "of_fair_share": got / bound,
-                         "pass": got >= SHARE_TARGET * bound})
+            row = {"case": f"busbw {coll}", "fabric": f"{name}: uplinks {topo.to_dict()['uplink']} ({topo.to_dict()['leaf']})",
+                   "busbw_GBps": got, "fair_share_GBps": bound, "of_fair_share": got / bound}
+            if bound < topo.nic_bps / 8e9:  # judged where the shared uplink, not the node's own link, binds
+                row["pass"] = got >= SHARE_TARGET * bound
+            else:
+                row["note"] = "the NIC binds, not a shared uplink: not judged"
+            rows.append(row)
     return rows
 
 
@@ -80,7 +84,7 @@ def _ab(case: str, spec: str, db: str) -> dict:
 
     comm = case.startswith("(a)")
     opts = DdpOptions(spec, optimizer="sgd" if comm else "adamw", warmup=2, timeout_s=120, split=comm).validate()
-    ab = AbOptions(reps=20 if comm else 80, min_reps=4, max_minutes={"(a)": 1.5, "(b)": 1.0, "(c)": 0.5}[case[:3]],
+    ab = AbOptions(reps=20 if comm else 80, min_reps=4, max_minutes={"(a)": 1.5, "(b)": 0.75, "(c)": 0.4}[case[:3]],
                    steps=2, rep_warmup=0)
     burners = [_burner(40, 7) for _ in range(BURNERS)] if case.startswith("(c)") else []  # in lockstep
     t0 = time.perf_counter()

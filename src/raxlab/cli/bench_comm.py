@@ -78,7 +78,7 @@ def run(args) -> int:
     emit(args, result.to_dict(), lambda r: _render(r, link))
     from raxlab.measure.busyness import warn_stored
 
-    warn_stored(result.store_path, result.run_id)  # other work through the run: said, not only stored
+    warn_stored(result.store_path, result.run_id, link_bound=bool(args.emulate and args.emulate != "unshaped"))
     return EXIT_CHECK_FAILED if any(r.get("correct") is False for r in result.rows) else EXIT_OK
 
 

@@ -179,10 +179,16 @@ def recorded(db, run_id: str, label: str):
         db.put_artifact(run_id, "busyness", sampler.stop())
 
 
-def warn_stored(store_path: str, run_id: str) -> None:
-    """After a run: one stderr line when its stored busyness says the machine was busy."""
+def warn_stored(store_path: str, run_id: str, *, link_bound: bool = False) -> None:
+    """After a run: stderr lines when its stored busyness says the machine was busy, and, for a run
+    that should be bound by an emulated link (`link_bound`), when the CPU was saturated instead."""
     from raxlab.store import Store
 
-    line = describe((Store(store_path).get_run(run_id)["artifacts"] or {}).get("busyness") or {})
+    summary = (Store(store_path).get_run(run_id)["artifacts"] or {}).get("busyness") or {}
+    line = describe(summary)
     if line:
         print(f"rax: warning: {line} (stored with run {run_id})", file=sys.stderr)
+    sat = summary.get("saturated_share")
+    if link_bound and sat is not None and sat >= 0.5:
+        print(f"rax: warning: the CPU was saturated (>= 95 % of {summary['cores']} cores busy) in {sat:.0%} of the "
+              "run: the machine, not the emulated link, may set these figures", file=sys.stderr)
