@@ -136,9 +136,9 @@ def test_c_a_deliberately_noisy_ab_is_inconclusive_not_a_tie(conv_net, tmp_path)
     v = run.analysis["verdict"]
     c = v["comparisons"][0]
     assert v["verdict"] == INCONCLUSIVE and v["recommended"] is None and c["decision"] == "inconclusive", c
-    assert c["noise_cv"] > v["threshold"] and c["more_pairs"] > 0 and v["final"]
-    assert run.analysis["busyness"]["busy"] and c["load_stretch"] > 1.0
-    assert any("limits this A/B" in w for w in v["warnings"])
+    assert c["more_pairs"] and v["final"]  # ran to its budget and says what would settle it
+    assert run.analysis["busyness"]["busy"] and c["load_stretch"] > 1.0  # the burners are seen as other work
+    assert any(n.startswith("busy machine") for n in run.analysis["notes"])
     assert not ours()
 
 
