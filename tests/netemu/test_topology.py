@@ -122,3 +122,23 @@ def test_fabrics_of_one_shape_swap_rates_in_place():
                                               text=True).stdout
         with pytest.raises(RaxError, match="shaped and unshaped"):
             links.reshape({"link": None})
+
+
+@pytest.mark.root
+@pytest.mark.skipif(not ROOT, reason="network namespaces and tc need root")
+def test_background_traffic_crosses_the_spine_bounded_by_its_rate_and_time():
+    with build("nodes=2,leaves=2,nic=1gbit,background=50mbit,background_s=3", ranks=2) as fab:
+        assert fab.describe()["background"]["rate"] == "50mbit" and len(fab.procs) == 4
+
+        def sent() -> int:
+            out = subprocess.run(["tc", "-s", "-n", fab.leaf_ns(0), "qdisc", "show", "dev", "spine"],
+                                 capture_output=True, text=True).stdout.split()
+            return int(out[out.index("Sent") + 1])
+
+        time.sleep(1.0)
+        a, t0 = sent(), time.monotonic()
+        time.sleep(1.0)
+        rate = (sent() - a) * 8 / (time.monotonic() - t0)
+        assert 0.2e8 < rate < 0.6e8, rate  # the background source's own 50 mbit link bounds it
+        procs = list(fab.procs)
+    assert all(p.poll() is not None for p in procs)  # the fabric's removal ended them
