@@ -2,7 +2,7 @@
 
 Two CPU ranks (torch.multiprocessing, a file rendezvous). Each builds tiny-moe from the same seed,
 computes the reference on the global batch (both ranks' batches) with all experts locally, then
-shards the experts (EP 2: two experts per rank; EP 1: all experts on each rank, expert gradients
+shards the experts (EP 2: four of the eight experts per rank; EP 1: all experts on each rank, expert gradients
 over the EDP group) and compares its own logits, the mean loss and the gradients, dense ones
 averaged as DDP does. A third case routes every token of one block to the first rank's experts,
 so the second rank receives no rows and must still run the backward all-to-all.

@@ -116,7 +116,8 @@ def _print_ep(con, d: dict) -> None:
     imb = (d.get("load_imbalance") or {}).get("median")
     con.print(f"expert parallel: EP {ep['degree']} x EDP {ep['edp']}, {ep['experts_per_rank']} of {ep['experts']} "
               f"experts per rank; exposed all-to-all {_ms(d['exposed_a2a_s'])} = {_pct(d.get('exposed_a2a_share'))} "
-              f"of the step, exposed gradient sync {_ms(d.get('exposed_grad_sync_s'))}")
+              f"of the step, exposed gradient sync {_ms(d.get('exposed_grad_sync_s'))}, waits for slower peers "
+              f"{_ms(d.get('ep_wait_s'))} (counted as compute)")
     con.print(f"all-to-all: {d['a2a_bytes_per_step'] / 1e6:.4g} MB per step over all ranks "
               f"({d['a2a_bytes_off_rank_per_step'] / 1e6:.4g} MB to other ranks), "
               f"{d['a2a_calls_per_step']:.0f} calls per rank; load imbalance (max/mean tokens per expert) "

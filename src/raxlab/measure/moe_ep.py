@@ -23,7 +23,10 @@ The dispatch and combine are one autograd Function (`_AllToAll`) whose backward 
 all-to-all, so the backward pass moves the gradients of both the same way (GShard, Lepikhin et
 al. 2020, §2.2; Megatron-Core `moe/token_dispatcher.py` all-to-all dispatcher). Every call is
 blocking and timed (`EpMeter`): on CPU ranks over gloo nothing overlaps it, so time inside the
-calls is time on the step's critical path, including the wait for slower peers.
+calls is time on the step's critical path. A blocking exchange also waits for the slowest peer
+(the rank whose experts got more tokens, or whose core was taken by other work); so that this
+wait is not read as network time, each exchange (the count exchange before a dispatch) starts
+after a barrier of the EP group whose time is kept apart (`EpMeter.wait_s`).
 
 Gradients: expert parameters are not all-reduced by DDP (they differ per EP rank; the caller
 tells DDP to ignore `expert_param_names`); `sync_expert_grads` sums them over the expert-data-
@@ -92,15 +95,22 @@ class EpMeter:
     """What the all-to-alls of one rank did since `reset()`: seconds inside the calls, bytes
     sent (all, and to other ranks), calls, and token copies received per local expert per layer."""
 
-    seconds: float = 0.0
+    seconds: float = 0.0  # inside the all-to-all calls: the exchanges themselves
+    wait_s: float = 0.0  # at the barriers before them: waiting for the slowest peer
     bytes_sent: int = 0  # token rows (dispatch, combine and their gradients), this rank's own chunk included
     bytes_off_rank: int = 0  # the part of bytes_sent bound for other ranks
     calls: int = 0  # all-to-all calls, the count exchanges included
     tokens: dict = field(default_factory=dict)  # layer index -> token copies sent per global expert (E,)
 
     def reset(self) -> None:
-        self.seconds, self.bytes_sent, self.bytes_off_rank, self.calls = 0.0, 0, 0, 0
+        self.seconds, self.wait_s, self.bytes_sent, self.bytes_off_rank, self.calls = 0.0, 0.0, 0, 0, 0
         self.tokens = {}
+
+    def sync(self, group) -> None:
+        """A timed barrier of the EP group: the exchange after it does not hold the peers' lateness."""
+        t0 = time.perf_counter()
+        dist.barrier(group=group)
+        self.wait_s += time.perf_counter() - t0
 
     def exchange(self, x: torch.Tensor, out_splits: list[int], in_splits: list[int], group, me: int,
                  rows: bool = True) -> torch.Tensor:
@@ -133,6 +143,7 @@ class _AllToAll(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         out_splits, in_splits, group, me, meter = ctx.args
+        meter.sync(group)
         return meter.exchange(grad, in_splits, out_splits, group, me), None, None, None, None, None
 
 
@@ -156,12 +167,15 @@ class EpExperts(nn.Module):
         order = torch.argsort(flat, stable=True)  # copies grouped by expert, so by destination rank
         counts = torch.bincount(flat, minlength=self.n_total)
         self.meter.tokens[self.layer] = counts.detach().clone()
+        self.meter.sync(self.mesh.ep_group)
         recv_counts = self._exchange_counts(counts)
         in_splits = counts.view(self.mesh.ep, self.n_local).sum(1).tolist()
         out_splits = recv_counts.sum(1).tolist()
         me, grp, meter = self.mesh.ep_rank, self.mesh.ep_group, self.meter
         rows = _AllToAll.apply(hidden[order // k], out_splits, in_splits, grp, me, meter)
-        done = _AllToAll.apply(self._run_local(rows, recv_counts), in_splits, out_splits, grp, me, meter)
+        local = self._run_local(rows, recv_counts)
+        meter.sync(grp)
+        done = _AllToAll.apply(local, in_splits, out_splits, grp, me, meter)
         copies = torch.empty_like(done).index_copy(0, order, done)  # back to (token, slot) order
         out = copies.view(tokens, k, -1) * top_k_weights.unsqueeze(-1).to(copies.dtype)
         return out.sum(dim=1).to(hidden.dtype)

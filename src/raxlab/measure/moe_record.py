@@ -2,8 +2,9 @@
 
 Each measured round of an EP run (moe_train) carries, besides the step times, per step kind
 (`sync`, `nosync`): the seconds inside the all-to-all calls of the rank whose step was slowest
-(`a2a_sync_s`), their mean over ranks, the bytes all ranks sent and the part bound for other
-ranks, the calls; and the token copies each expert received in the synced step, per MoE block,
+(`a2a_sync_s`), their mean over ranks, that rank's seconds at the EP barriers before them
+(`a2a_sync_wait_s`: waiting for a slower peer), the bytes all ranks sent and the part bound for
+other ranks, the calls; and the token copies each expert received in the synced step, per MoE block,
 summed over the ranks (`tokens_per_expert`). Stored as points of the run (kind "ddp"):
 
   "ep all-to-all (synced step)"    samples: a2a seconds per round; result: their summary, bytes
@@ -14,7 +15,9 @@ summed over the ranks (`tokens_per_expert`). Stored as points of the run (kind "
 and the figures of the "ddp" artifact (`derive`), which refine the DDP split: with all-to-all in
 both step kinds, compute = median over rounds of (no_sync step - its all-to-all), exposed all-to-all
 = median all-to-all seconds of the synced step, exposed gradient sync = median(synced) -
-median(no_sync), exposed communication = median(synced) - compute.
+median(no_sync), exposed communication = median(synced) - compute. The barrier waits stay in
+compute (they are the peers' compute, or other work on the host) and are shown on their own
+(`ep_wait_s`).
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ POINT_NAMES = {"sync": "ep all-to-all (synced step)", "nosync": "ep all-to-all (
 TOKENS_POINT = "ep tokens per expert"
 SPLIT_METHOD = ("expert parallel: each round times a synced step and a no_sync step (no gradient communication; "
                 "the all-to-alls stay); all-to-all seconds = time inside the dispatch/combine calls (and their "
-                "backward and count exchange) on the rank whose step was slowest; compute = median(no_sync - "
-                "its all-to-all), exposed all-to-all = median(all-to-all of the synced step), exposed gradient "
+                "backward and count exchange, each after a barrier timed apart) on the rank whose step was "
+                "slowest; compute = median(no_sync - its all-to-all; barrier waits stay in compute), exposed all-to-all = median(all-to-all of the synced step), exposed gradient "
                 "sync = median(synced) - median(no_sync), exposed communication = median(synced) - compute")
 
 
@@ -63,6 +66,7 @@ def store_points(store, run_id: str, kind: str, rounds: list[dict], status: str 
                   "bytes_per_step": _median(r.get(f"a2a_{step}_bytes") for r in rounds),
                   "bytes_off_rank_per_step": _median(r.get(f"a2a_{step}_bytes_off_rank") for r in rounds),
                   "calls_per_step": _median(r.get(f"a2a_{step}_calls") for r in rounds),
+                  "barrier_wait_s": [r.get(f"a2a_{step}_wait_s") for r in rounds],
                   "mean_over_ranks_s": [r.get(f"a2a_{step}_mean_s") for r in rounds]}
         store.add_point(run_id, kind, name, status, samples=got, params={"rounds": len(got)}, result=result,
                         error=error)
@@ -90,7 +94,8 @@ def derive(rounds: list[dict], setup: dict) -> dict:
            "a2a_mean_over_ranks_s": _median(r.get("a2a_sync_mean_s") for r in rounds),
            "a2a_bytes_per_step": _median(r.get("a2a_sync_bytes") for r in rounds),
            "a2a_bytes_off_rank_per_step": _median(r.get("a2a_sync_bytes_off_rank") for r in rounds),
-           "a2a_calls_per_step": _median(r.get("a2a_sync_calls") for r in rounds)}
+           "a2a_calls_per_step": _median(r.get("a2a_sync_calls") for r in rounds),
+           "ep_wait_s": _median(r.get("a2a_sync_wait_s") for r in rounds)}
     out["exposed_a2a_share"] = out["exposed_a2a_s"] / step if out["exposed_a2a_s"] is not None else None
     imb = [imbalance(r.get("tokens_per_expert")) for r in rounds]
     imb = [v for v in imb if v is not None]

@@ -12,9 +12,10 @@ step), expert parameters ignored by DDP and synchronised over the expert-data-pa
   single   rank 0 alone trains the unsharded model (all experts local, no all-to-all).
 
 Per round, outside the timed region, every rank shares (step seconds, seconds inside its
-all-to-all calls, bytes, calls) and the token copies it sent per expert; the round records, per
-step kind, the all-to-all seconds *of the rank whose step was slowest* (the one that sets the
-step time: its step is compute + all-to-all + exposed gradient sync), their mean over ranks,
+all-to-all calls, at the barriers before them, bytes, calls) and the token copies it sent per
+expert; the round records, per step kind, the all-to-all and barrier seconds *of the rank whose
+step was slowest* (the one that sets the step time: its step is compute + waits for peers +
+all-to-all + exposed gradient sync), the all-to-all's mean over ranks,
 the bytes over all ranks, and the tokens each expert received in the synced step (summed over
 ranks, per block): the load imbalance the router produced, measured.
 
@@ -36,7 +37,6 @@ from raxlab.measure import moe_ep
 from raxlab.measure.ddp_train import Trainer
 
 CHECK_RTOL = 1e-4  # fp32 logits: the sharded path changes only the summation order of the combine
-FIELDS = ("step_s", "a2a_s", "bytes_sent", "bytes_off_rank", "calls")
 
 
 def trainer_class(opts) -> type[Trainer]:
@@ -99,7 +99,7 @@ class EpTrainer(Trainer):
         t = super().timed(kind)
         if kind != "single":
             m = self.meter
-            self.last[kind] = ([t, m.seconds, m.bytes_sent, m.bytes_off_rank, m.calls],
+            self.last[kind] = ([t, m.seconds, m.bytes_sent, m.bytes_off_rank, m.calls, m.wait_s],
                                torch.stack([m.tokens[i] for i in sorted(m.tokens)]))
         return t
 
@@ -123,7 +123,7 @@ class EpTrainer(Trainer):
         slow = int(torch.argmax(t[:, 0]))
         return {f"a2a_{kind}_s": float(t[slow, 1]), f"a2a_{kind}_mean_s": float(t[:, 1].mean()),
                 f"a2a_{kind}_bytes": int(t[:, 2].sum()), f"a2a_{kind}_bytes_off_rank": int(t[:, 3].sum()),
-                f"a2a_{kind}_calls": int(t[slow, 4])}
+                f"a2a_{kind}_calls": int(t[slow, 4]), f"a2a_{kind}_wait_s": float(t[slow, 5])}
 
     def describe(self) -> dict:
         info = super().describe()
