@@ -35,7 +35,8 @@ def add_arguments(p):
     hw.add_argument("--nodes-per-leaf", type=int, default=0, help="nodes under one leaf switch (0: non-blocking)")
     hw.add_argument("--comm-run", metavar="RUN", help="a stored `rax bench comm` (or `rax import nccl-tests`) run whose "
                     "measured all-reduce alpha-beta replaces the fabric prior (its busbw taken as each GPU's share "
-                    "of the scale-out fabric)")
+                    "of the scale-out fabric); its all_to_all fit, when it swept one, prices the expert-parallel "
+                    "dispatch/combine across nodes")
     hw.add_argument("--comm-transport", help="with --comm-run: which measured transport (when it holds several)")
     hw.add_argument("--comm-ranks", type=int, help="with --comm-run: which measured rank count (when several)")
     lay = p.add_argument_group("layout (comma lists sweep, e.g. --tp 1,2,4,8 --pp 1,2)")
@@ -176,12 +177,16 @@ def _hardware(cat, c, args, measured, cache: dict):
     from raxlab.predict.adapter import hardware_from_catalog
 
     key = (c.gpu, c.fabric)
+    measured, a2a = measured or (None, None)
     if key not in cache:
         hw, notes = hardware_from_catalog(cat, gpu=c.gpu, server=args.server, fabric=c.fabric, rails=args.rails,
                                           gpus_per_node=args.gpus_per_node, oversubscription=args.oversubscription,
-                                          nodes_per_leaf=args.nodes_per_leaf, measured_inter=measured)
+                                          nodes_per_leaf=args.nodes_per_leaf, measured_inter=measured,
+                                          measured_a2a=a2a)
         if measured is not None:
             notes = [*notes, f"scale-out fabric: {measured.source} (replaces the {c.fabric or 'fabric'} prior)"]
+        if a2a is not None:
+            notes = [*notes, f"expert-parallel all-to-all across nodes: {a2a.source} (replaces the prior)"]
         cache[key] = (hw, notes)
     return cache[key]
 
@@ -197,14 +202,17 @@ def _train(card, spec, hw, c, notes):
 
 
 def _measured_fabric(args):
-    """The measured α-β of `--comm-run`, or None."""
+    """The measured α-β fits of `--comm-run` as (all-reduce, all-to-all or None), or None."""
     if not args.comm_run:
         return None
-    from raxlab.predict.commfit import comm_fit_from_run
+    from raxlab.predict.commfit import comm_fit_from_run, has_fit
     from raxlab.store import Store
 
-    return comm_fit_from_run(Store(args.store, readonly=True), args.comm_run, transport=args.comm_transport,
-                             ranks=args.comm_ranks)
+    db, want = Store(args.store, readonly=True), {"transport": args.comm_transport, "ranks": args.comm_ranks}
+    inter = comm_fit_from_run(db, args.comm_run, **want)
+    a2a = comm_fit_from_run(db, args.comm_run, "all_to_all", **want) \
+        if has_fit(db, args.comm_run, "all_to_all", **want) else None
+    return inter, a2a
 
 
 def api_notes(notes: list[str], precision: str) -> list[str]:

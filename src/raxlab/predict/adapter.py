@@ -22,6 +22,7 @@ def hardware_from_catalog(catalog, *, gpu: str, server: str | None = None, fabri
                           oversubscription: float = 1.0, nodes_per_leaf: int = 0,
                           measured_inter: CommFit | None = None,
                           measured_intra: CommFit | None = None,
+                          measured_a2a: CommFit | None = None,
                           regime: str | None = None) -> tuple[Hardware, list[str]]:
     """`Hardware` for `gpu` in `server` (default: the first catalogue server that takes it)
     joined by `fabric` with `rails` NICs per node (default: one per GPU, capped by NIC slots),
@@ -46,7 +47,7 @@ def hardware_from_catalog(catalog, *, gpu: str, server: str | None = None, fabri
         nccl_alpha_inter_s=priors.scalar("nccl", "alpha_inter_s").value,
         nccl_base_s=priors.scalar("nccl", "base_s").value, family=acc.name,
         nccl_arch=nccl.arch_of(acc.name), cpu_vendor=cpu_vendor(srv.spec.cpu),
-        measured_inter=measured_inter, measured_intra=measured_intra,
+        measured_inter=measured_inter, measured_intra=measured_intra, measured_a2a=measured_a2a,
         oversubscription=oversubscription, nodes_per_leaf=nodes_per_leaf,
         **_fabric_fields(catalog, srv, fabric, rails, g, regime))
     notes = dict(notes)

@@ -89,15 +89,23 @@ def all_to_all(nbytes, p, k, hc):
     and (p−k)/p to the other nodes over its share of the node's rails. The two run concurrently.
     Across leaf switches the bytes bound for other leaves also cross the tapered uplinks: a leaf
     holding L nodes sends (p − L·k)/p of every rank's buffer up, at 1/oversubscription of the
-    NICs' rate (bisection-limited). Latency: one network step (or one NVLink step inside a node)."""
+    NICs' rate (bisection-limited). Latency: one network step (or one NVLink step inside a node).
+
+    A measured all-to-all fit (`hc.a2a_bw` > 0: `rax predict --comm-run` of a run that swept
+    all_to_all) replaces the network part's bandwidth and latency: its busbw per GPU, and its
+    per-peer α for each of the p−1 peers (the fit's α over its p−1 pairwise exchanges,
+    `CommFit.from_collective_fit`), as the all-reduce fit replaces the fabric prior."""
     nbytes, p, k, nodes = _shape(nbytes, p, k)
+    measured = np.asarray(getattr(hc, "a2a_bw", 0.0)) > 0
+    net_bw = np.where(measured, getattr(hc, "a2a_bw", 0.0), hc.inter_bw)
+    net_lat = np.where(measured, (p - 1) * np.asarray(getattr(hc, "a2a_alpha", 0.0)), hc.alpha_inter)
     t_intra = nbytes * (k - 1) / p / hc.intra_bw
     npl = np.asarray(hc.nodes_per_leaf, dtype=float)
     leaf_nodes = np.where((npl > 0) & (nodes > npl), npl, nodes)
     cross = nbytes * (p - leaf_nodes * k) / p * np.maximum(hc.oversub, 1.0)
-    net = hc.inter_bw * regimes.efficiency("all_to_all", getattr(hc, "regime", 0.0), p, k)
+    net = net_bw * regimes.efficiency("all_to_all", getattr(hc, "regime", 0.0), p, k)
     t_inter = np.maximum(nbytes * (p - k) / p, cross) / np.maximum(net, 1e-30)
-    lat = np.where(nodes > 1, hc.alpha_inter, hc.alpha_intra)
+    lat = np.where(nodes > 1, net_lat, hc.alpha_intra)
     return np.where(p > 1, lat + np.maximum(t_intra, np.where(nodes > 1, t_inter, 0.0)) + hc.base, 0.0)
 
 

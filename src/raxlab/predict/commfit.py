@@ -45,6 +45,15 @@ def select_fit(fits: list[dict], collective: str = "all_reduce", **want) -> dict
                    "dtype=)", field="--comm-run")
 
 
+def has_fit(store, run_ref: str, collective: str, **want) -> bool:
+    """Whether the comm run holds exactly one usable `collective` fit matching `want`."""
+    fits = (_comm_run(store, run_ref).get("artifacts") or {}).get("comm_fit") or []
+    rows = [f for f in fits if f.get("collective") == collective and f.get("beta_GBps") and f.get("alpha_us")]
+    for key, value in want.items():
+        rows = [f for f in rows if value is None or str(f.get(key)) == str(value)]
+    return len(rows) == 1
+
+
 def comm_fit_from_run(store, run_ref: str, collective: str = "all_reduce", *, transport: str | None = None,
                       ranks: int | None = None, dtype: str | None = None) -> CommFit:
     """`CommFit` (α per ring step, busbw per GPU) from the stored α-β fit of a comm run."""

@@ -104,6 +104,7 @@ class Hardware:
     nccl_base_s: float = 8.4e-6
     measured_intra: CommFit | None = None
     measured_inter: CommFit | None = None
+    measured_a2a: CommFit | None = None  # a measured all-to-all fit: EP dispatch/combine across nodes
     nccl_arch: str = "ampere"  # NCCL's GPU generation class (data/nccl_tuning.yaml `arch`)
     cpu_vendor: str = "intel"  # intel | amd: NCCL's LL ceiling and network overhead depend on it
     fabric_gdr: bool = False  # RDMA with GPUDirect: NCCL enables LL128 across nodes only then
@@ -175,6 +176,9 @@ class HwConsts:
     ll_max_1: object = 87.7e9
     cpu_amd: object = 0.0
     regime: object = 0.0  # index of the fabric's load regime (predict/regimes.py); 0 = adaptive
+    # a measured all-to-all fit (0: none, the prior): per-peer latency and per-GPU busbw across nodes
+    a2a_alpha: object = 0.0
+    a2a_bw: object = 0.0
 
 
 def hw_consts(hw: Hardware, dtype: str) -> HwConsts:
@@ -196,6 +200,8 @@ def hw_consts(hw: Hardware, dtype: str) -> HwConsts:
         layer_overhead=hw.eff.layer_overhead_s, step_overhead=hw.eff.step_overhead_s,
         sms=float(hw.eff.sms), **_kernel_fields(hw.eff, dtype),
         **nccl_fields(hw),
+        a2a_alpha=hw.measured_a2a.alpha_s if hw.measured_a2a else 0.0,
+        a2a_bw=hw.measured_a2a.busbw_Bps if hw.measured_a2a else 0.0,
     )
 
 
