@@ -148,3 +148,14 @@ def test_all_to_all_is_timed_and_counted(results):
 def test_a_rank_that_receives_no_token_still_joins_the_backward(results):
     for rank in results:
         assert rank["one_sided"]["out"] < TOL and rank["one_sided"]["dx"] < TOL, rank["one_sided"]
+
+
+def test_wait_for_the_last_peer_is_split_from_the_exchange():
+    from raxlab.measure.moe_ep import split_waits
+
+    # two calls on ranks 0 and 1 (entry, exit): rank 1 enters the first call 0.3 s late
+    events = torch.tensor([[[0.0, 0.5], [1.0, 1.2]],
+                           [[0.3, 0.5], [1.1, 1.2]]], dtype=torch.float64)
+    exchange, wait = split_waits(events, [0, 1])
+    assert exchange.tolist() == pytest.approx([0.2 + 0.1, 0.2 + 0.1])
+    assert wait.tolist() == pytest.approx([0.3 + 0.1, 0.0])

@@ -24,9 +24,11 @@ all-to-all, so the backward pass moves the gradients of both the same way (GShar
 al. 2020, §2.2; Megatron-Core `moe/token_dispatcher.py` all-to-all dispatcher). Every call is
 blocking and timed (`EpMeter`): on CPU ranks over gloo nothing overlaps it, so time inside the
 calls is time on the step's critical path. A blocking exchange also waits for the slowest peer
-(the rank whose experts got more tokens, or whose core was taken by other work); so that this
-wait is not read as network time, each exchange (the count exchange before a dispatch) starts
-after a barrier of the EP group whose time is kept apart (`EpMeter.wait_s`).
+(the rank whose experts got more tokens, or whose core was taken by other work). So that this
+wait is not read as network time, every call's entry and exit times are kept (`EpMeter.events`,
+CLOCK_MONOTONIC): with all ranks on one host (`same_clock`) the exchange of one call on rank r is
+exit_r − the last entry of its EP group and the wait is that last entry − entry_r (`split_waits`),
+without a barrier that would add a synchronisation the model does not have.
 
 Gradients: expert parameters are not all-reduced by DDP (they differ per EP rank; the caller
 tells DDP to ignore `expert_param_names`); `sync_expert_grads` sums them over the expert-data-
@@ -95,22 +97,16 @@ class EpMeter:
     """What the all-to-alls of one rank did since `reset()`: seconds inside the calls, bytes
     sent (all, and to other ranks), calls, and token copies received per local expert per layer."""
 
-    seconds: float = 0.0  # inside the all-to-all calls: the exchanges themselves
-    wait_s: float = 0.0  # at the barriers before them: waiting for the slowest peer
+    seconds: float = 0.0  # inside the all-to-all calls (exchange and wait for the last peer)
     bytes_sent: int = 0  # token rows (dispatch, combine and their gradients), this rank's own chunk included
     bytes_off_rank: int = 0  # the part of bytes_sent bound for other ranks
     calls: int = 0  # all-to-all calls, the count exchanges included
     tokens: dict = field(default_factory=dict)  # layer index -> token copies sent per global expert (E,)
+    events: list = field(default_factory=list)  # (entry, exit) perf_counter seconds of every call, in order
 
     def reset(self) -> None:
-        self.seconds, self.wait_s, self.bytes_sent, self.bytes_off_rank, self.calls = 0.0, 0.0, 0, 0, 0
-        self.tokens = {}
-
-    def sync(self, group) -> None:
-        """A timed barrier of the EP group: the exchange after it does not hold the peers' lateness."""
-        t0 = time.perf_counter()
-        dist.barrier(group=group)
-        self.wait_s += time.perf_counter() - t0
+        self.seconds, self.bytes_sent, self.bytes_off_rank, self.calls = 0.0, 0, 0, 0
+        self.tokens, self.events = {}, []
 
     def exchange(self, x: torch.Tensor, out_splits: list[int], in_splits: list[int], group, me: int,
                  rows: bool = True) -> torch.Tensor:
@@ -122,7 +118,9 @@ class EpMeter:
         row = math.prod(x.shape[1:]) * x.element_size()
         t0 = time.perf_counter()
         dist.all_to_all_single(out, x, output_split_sizes=out_splits, input_split_sizes=in_splits, group=group)
-        self.seconds += time.perf_counter() - t0
+        t1 = time.perf_counter()
+        self.seconds += t1 - t0
+        self.events.append((t0, t1))
         self.calls += 1
         if not rows:
             return out
@@ -143,7 +141,6 @@ class _AllToAll(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         out_splits, in_splits, group, me, meter = ctx.args
-        meter.sync(group)
         return meter.exchange(grad, in_splits, out_splits, group, me), None, None, None, None, None
 
 
@@ -167,15 +164,12 @@ class EpExperts(nn.Module):
         order = torch.argsort(flat, stable=True)  # copies grouped by expert, so by destination rank
         counts = torch.bincount(flat, minlength=self.n_total)
         self.meter.tokens[self.layer] = counts.detach().clone()
-        self.meter.sync(self.mesh.ep_group)
         recv_counts = self._exchange_counts(counts)
         in_splits = counts.view(self.mesh.ep, self.n_local).sum(1).tolist()
         out_splits = recv_counts.sum(1).tolist()
         me, grp, meter = self.mesh.ep_rank, self.mesh.ep_group, self.meter
         rows = _AllToAll.apply(hidden[order // k], out_splits, in_splits, grp, me, meter)
-        local = self._run_local(rows, recv_counts)
-        meter.sync(grp)
-        done = _AllToAll.apply(local, in_splits, out_splits, grp, me, meter)
+        done = _AllToAll.apply(self._run_local(rows, recv_counts), in_splits, out_splits, grp, me, meter)
         copies = torch.empty_like(done).index_copy(0, order, done)  # back to (token, slot) order
         out = copies.view(tokens, k, -1) * top_k_weights.unsqueeze(-1).to(copies.dtype)
         return out.sum(dim=1).to(hidden.dtype)
@@ -195,6 +189,27 @@ class EpExperts(nn.Module):
         ids = torch.repeat_interleave(ids, recv_counts.reshape(-1)).unsqueeze(1)
         ones = torch.ones(ids.shape, dtype=rows.dtype, device=rows.device)
         return self.local(rows, ids, ones)
+
+
+def same_clock() -> str:
+    """This kernel's boot id: ranks that share it read one CLOCK_MONOTONIC (perf_counter on Linux),
+    network namespaces included, so their call times can be compared."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def split_waits(events: torch.Tensor, group: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(exchange, wait) seconds per rank of `group` from every rank's call times `events` (world,
+    calls, 2: entry, exit; one clock): a call's exchange on rank r starts when the last rank of
+    the group enters it (no rank can receive from a peer that has not sent)."""
+    ev = events[group]
+    last_in = ev[:, :, 0].max(dim=0).values
+    exchange = (ev[:, :, 1] - last_in).clamp(min=0).sum(dim=1)
+    wait = (last_in - ev[:, :, 0]).sum(dim=1)
+    return exchange, wait
 
 
 def _keep_block(experts: nn.Module, total: int, lo: int, hi: int) -> None:

@@ -2,8 +2,8 @@
 
 Each measured round of an EP run (moe_train) carries, besides the step times, per step kind
 (`sync`, `nosync`): the seconds inside the all-to-all calls of the rank whose step was slowest
-(`a2a_sync_s`), their mean over ranks, that rank's seconds at the EP barriers before them
-(`a2a_sync_wait_s`: waiting for a slower peer), the bytes all ranks sent and the part bound for
+(`a2a_sync_s`: the exchanges themselves), their mean over ranks, that rank's seconds inside the
+calls waiting for the last peer to arrive (`a2a_sync_wait_s`, moe_train), the bytes all ranks sent and the part bound for
 other ranks, the calls; and the token copies each expert received in the synced step, per MoE block,
 summed over the ranks (`tokens_per_expert`). Stored as points of the run (kind "ddp"):
 
@@ -15,9 +15,9 @@ summed over the ranks (`tokens_per_expert`). Stored as points of the run (kind "
 and the figures of the "ddp" artifact (`derive`), which refine the DDP split: with all-to-all in
 both step kinds, compute = median over rounds of (no_sync step - its all-to-all), exposed all-to-all
 = median all-to-all seconds of the synced step, exposed gradient sync = median(synced) -
-median(no_sync), exposed communication = median(synced) - compute. The barrier waits stay in
-compute (they are the peers' compute, or other work on the host) and are shown on their own
-(`ep_wait_s`).
+median(no_sync), exposed communication = median(synced) - compute. The waits for a later peer
+stay in compute (they are the peers' compute, or other work on the host) and are shown on their
+own (`ep_wait_s`).
 """
 
 from __future__ import annotations
@@ -28,10 +28,11 @@ KINDS = ("sync", "nosync")
 POINT_NAMES = {"sync": "ep all-to-all (synced step)", "nosync": "ep all-to-all (no_sync step)"}
 TOKENS_POINT = "ep tokens per expert"
 SPLIT_METHOD = ("expert parallel: each round times a synced step and a no_sync step (no gradient communication; "
-                "the all-to-alls stay); all-to-all seconds = time inside the dispatch/combine calls (and their "
-                "backward and count exchange, each after a barrier timed apart) on the rank whose step was "
-                "slowest; compute = median(no_sync - its all-to-all; barrier waits stay in compute), exposed all-to-all = median(all-to-all of the synced step), exposed gradient "
-                "sync = median(synced) - median(no_sync), exposed communication = median(synced) - compute")
+                "the all-to-alls stay); all-to-all seconds = the dispatch/combine calls (and their backward and "
+                "count exchange) on the rank whose step was slowest, each from the last peer's entry to its exit "
+                "(waiting for a later peer stays in compute); compute = median(no_sync - its all-to-all), exposed "
+                "all-to-all = median(all-to-all of the synced step), exposed gradient sync = median(synced) - "
+                "median(no_sync), exposed communication = median(synced) - compute")
 
 
 def is_ep_round(ev: dict) -> bool:
@@ -66,7 +67,8 @@ def store_points(store, run_id: str, kind: str, rounds: list[dict], status: str 
                   "bytes_per_step": _median(r.get(f"a2a_{step}_bytes") for r in rounds),
                   "bytes_off_rank_per_step": _median(r.get(f"a2a_{step}_bytes_off_rank") for r in rounds),
                   "calls_per_step": _median(r.get(f"a2a_{step}_calls") for r in rounds),
-                  "barrier_wait_s": [r.get(f"a2a_{step}_wait_s") for r in rounds],
+                  "wait_for_peers_s": [r.get(f"a2a_{step}_wait_s") for r in rounds],
+                  "in_calls_s": [r.get(f"a2a_{step}_in_calls_s") for r in rounds],
                   "mean_over_ranks_s": [r.get(f"a2a_{step}_mean_s") for r in rounds]}
         store.add_point(run_id, kind, name, status, samples=got, params={"rounds": len(got)}, result=result,
                         error=error)

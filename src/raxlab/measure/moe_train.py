@@ -12,10 +12,12 @@ step), expert parameters ignored by DDP and synchronised over the expert-data-pa
   single   rank 0 alone trains the unsharded model (all experts local, no all-to-all).
 
 Per round, outside the timed region, every rank shares (step seconds, seconds inside its
-all-to-all calls, at the barriers before them, bytes, calls) and the token copies it sent per
-expert; the round records, per step kind, the all-to-all and barrier seconds *of the rank whose
-step was slowest* (the one that sets the step time: its step is compute + waits for peers +
-all-to-all + exposed gradient sync), the all-to-all's mean over ranks,
+all-to-all calls, bytes, calls, each call's entry and exit time) and the token copies it sent
+per expert; the round records, per step kind, *for the rank whose step was slowest* (the one
+that sets the step time: its step is compute + waits for peers + all-to-all + exposed gradient
+sync) the seconds of the exchanges themselves and of its waits inside the calls for the last
+peer to arrive (`moe_ep.split_waits`; ranks on one host share a clock; otherwise the whole time
+inside the calls counts as exchange and the wait is not recorded), the exchange's mean over ranks,
 the bytes over all ranks, and the tokens each expert received in the synced step (summed over
 ranks, per block): the load imbalance the router produced, measured.
 
@@ -53,6 +55,9 @@ class EpTrainer(Trainer):
         ctx = self.ctx
         self.mesh = moe_ep.EpMesh.build(ctx.world_size, ctx.rank, self.opts.ep)
         self.meter, self.syncing, self.last = moe_ep.EpMeter(), True, {}
+        clocks = [None] * ctx.world_size
+        dist.all_gather_object(clocks, moe_ep.same_clock())
+        self.one_clock = bool(clocks[0]) and len(set(clocks)) == 1
         batch = self.wl.make_batch(self.opts.batch, device=ctx.device, seed=self.opts.seed + ctx.rank)
         want = self._outputs(model, batch)  # the full model, before its experts are cut
         self.layers = moe_ep.shard_experts(model, self.mesh, self.meter)
@@ -99,8 +104,9 @@ class EpTrainer(Trainer):
         t = super().timed(kind)
         if kind != "single":
             m = self.meter
-            self.last[kind] = ([t, m.seconds, m.bytes_sent, m.bytes_off_rank, m.calls, m.wait_s],
-                               torch.stack([m.tokens[i] for i in sorted(m.tokens)]))
+            self.last[kind] = ([t, m.seconds, m.bytes_sent, m.bytes_off_rank, m.calls],
+                               torch.stack([m.tokens[i] for i in sorted(m.tokens)]),
+                               torch.tensor(m.events, dtype=torch.float64).reshape(-1, 2))
         return t
 
     def round(self, *, single: bool, split: bool) -> dict:
@@ -116,14 +122,20 @@ class EpTrainer(Trainer):
 
     def _gather(self, kind: str) -> dict:
         """The round's all-to-all figures of step kind `kind` over all ranks (module docstring)."""
-        mine = torch.tensor(self.last[kind][0], dtype=torch.float64, device=self.ctx.device)
-        rows = [torch.empty_like(mine) for _ in range(self.ctx.world_size)]
-        dist.all_gather(rows, mine)
-        t = torch.stack(rows)
+        t = _all_gather(torch.tensor(self.last[kind][0], dtype=torch.float64, device=self.ctx.device))
         slow = int(torch.argmax(t[:, 0]))
-        return {f"a2a_{kind}_s": float(t[slow, 1]), f"a2a_{kind}_mean_s": float(t[:, 1].mean()),
+        exchange, wait = t[:, 1], None
+        if self.one_clock:  # split each call into the wait for the last peer and the exchange
+            events = _all_gather(self.last[kind][2].to(self.ctx.device))
+            exchange, wait = torch.zeros_like(exchange), torch.zeros_like(exchange)
+            for g in range(self.mesh.edp):
+                group = list(range(g * self.mesh.ep, (g + 1) * self.mesh.ep))
+                exchange[group], wait[group] = moe_ep.split_waits(events, group)
+        return {f"a2a_{kind}_s": float(exchange[slow]), f"a2a_{kind}_mean_s": float(exchange.mean()),
+                f"a2a_{kind}_in_calls_s": float(t[slow, 1]),
+                f"a2a_{kind}_wait_s": float(wait[slow]) if wait is not None else None,
                 f"a2a_{kind}_bytes": int(t[:, 2].sum()), f"a2a_{kind}_bytes_off_rank": int(t[:, 3].sum()),
-                f"a2a_{kind}_calls": int(t[slow, 4]), f"a2a_{kind}_wait_s": float(t[slow, 5])}
+                f"a2a_{kind}_calls": int(t[slow, 4])}
 
     def describe(self) -> dict:
         info = super().describe()
@@ -147,3 +159,10 @@ class EpTrainer(Trainer):
                         "combine by all_to_all_single with the router's uneven splits; backward: the reverse "
                         "all-to-alls (autograd Function)"})
         return info
+
+
+def _all_gather(x: torch.Tensor) -> torch.Tensor:
+    """Every rank's `x` stacked in rank order (same shape on every rank)."""
+    rows = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+    dist.all_gather(rows, x.contiguous())
+    return torch.stack(rows)
