@@ -6,7 +6,8 @@ One stored run (kind "bench.ddp") per call: params (options, ranks, arm, environ
 fabric), the host fingerprint, the point "warm-up" when it completes, then one point per
 measured step kind, each with the raw per-round samples (the slowest rank's seconds):
 "1-rank step" (rank 0 alone, same per-rank batch: the weak-scaling baseline), "ddp step"
-(synced) and "ddp no_sync step"; artifacts "ddp_setup" (model, gradient bytes, buckets),
+(synced) and "ddp no_sync step" (expert parallel, `--ep`: also the all-to-all and tokens-per-
+expert points of `moe_record`); artifacts "ddp_setup" (model, gradient bytes, buckets),
 "ddp_transport" (verified per rank) and "ddp" (the derived figures, `derive`). The step
 kinds are interleaved round by round (ddp_train), so drift hits them alike. A failure
 (dead or hung rank, wrong transport, Ctrl-C, SIGTERM) kills every rank, removes the
