@@ -231,6 +231,11 @@ def _proto_bw(x: _X, q: int, busbw, ll_factor, ll128_factor):
     return busbw
 
 
+def _ll128_anywhere(x: _X) -> bool:
+    v = x.v
+    return bool(np.any((np.asarray(v["ll128_intra"]) > 0) & ((np.asarray(v["nodes"]) <= 1) | (np.asarray(v["ll128_net"]) > 0))))
+
+
 def _time(x: _X, lat, bw):
     """lat + n / bw; infinite where the pair is unavailable (zero bandwidth)."""
     if x.ops is _Scalar:
@@ -255,6 +260,9 @@ def _ring(kind: str, x: _X) -> list:
     ratio = v["p"] / o.maximum(nsteps, 1.0)
     out = []
     for q in range(3):
+        if q == 1 and not _ll128_anywhere(x):
+            out.append(INF)  # LL128 is off for every element: nothing to price
+            continue
         intra, inter = _steps(x, "ring", q)
         intra = o.maximum(intra, overhead * (T.overhead["simple_factor"] if q == 2 else 1.0))
         lat = T.base["ring"][q] + (nsteps - ninter) * intra + ninter * inter
@@ -276,6 +284,9 @@ def _tree(x: _X) -> list:
     col = np.clip(idx, 0, 23).astype(int) if x.ops is _Array else int(min(max(idx, 0), 23))
     out = []
     for q in range(3):
+        if q == 1 and not _ll128_anywhere(x):
+            out.append(INF)
+            continue
         intra, inter = _steps(x, "tree", q)
         lat = T.base["tree"][q] + 2 * ((v["k"] - 1) * intra + hops * inter)
         corr = o.where(inside, T.tree_corr[q][col], 1.0)
@@ -307,9 +318,11 @@ def _labels(kind: str) -> list[str]:
 
 
 def _times(kind: str, x: _X) -> list:
+    """One time per label of `_labels(kind)`; pairs unavailable for every element are INF
+    without being priced (NVLS without an NVLS-capable NVSwitch anywhere in the batch)."""
     out = _ring(kind, x)
     if kind == "all_reduce":
-        out += _tree(x) + _nvls(x)
+        out += _tree(x) + (_nvls(x) if np.any(np.asarray(x.v["nvls_eff"]) > 0) else [INF, INF])
     return out
 
 
@@ -345,10 +358,45 @@ def best(kind: str, g: Group, hc):
 
 
 def best_time(kind: str, g: Group, hc):
-    """NCCL's pick's time only (the hot path: a float for a scalar call)."""
+    """NCCL's pick's time only (the hot path: a float for a scalar call). A planner batch repeats
+    a few hundred distinct (bytes, ranks, hardware) rows many thousand times, so a large batch
+    whose rows mostly repeat is priced once per distinct row."""
     x = _flatten(g, hc)
     if x.ops is _Scalar:
         return min(_times(kind, x))
     size = int(np.prod(x.shape))
-    return np.minimum.reduce([np.broadcast_to(np.asarray(t, dtype=float), (size,)) for t in _times(kind, x)]
-                             ).reshape(x.shape)
+    rows = _distinct(x) if size > DEDUPE_MIN else None
+    if rows is None:
+        return _min_of(_times(kind, x), size).reshape(x.shape)
+    sub, inv = rows
+    return _min_of(_times(kind, sub), sub.shape[0])[inv].reshape(x.shape)
+
+
+def _min_of(times: list, size: int) -> np.ndarray:
+    return np.minimum.reduce([np.broadcast_to(np.asarray(t, dtype=float), (size,)) for t in times])
+
+
+DEDUPE_MIN = 4096
+_MIX = np.random.default_rng(20261201).integers(1, 2**63, size=len(HC_FIELDS) + 6, dtype=np.uint64) | np.uint64(1)
+
+
+def _distinct(x: _X):
+    """(the distinct rows as an _X, inverse index), or None when rows are mostly distinct. Rows
+    are keyed by a mixed hash of the varying fields' bit patterns and the grouping is verified
+    element by element, so a hash collision can only cost speed, never a wrong number."""
+    names = [k for k, a in x.v.items() if isinstance(a, np.ndarray)]
+    cols = np.stack([x.v[k] for k in names])  # (varying fields, N), a fresh contiguous array
+    with np.errstate(over="ignore"):
+        key = (cols.view(np.uint64) * _MIX[:len(names), None]).sum(axis=0)
+    order = np.argsort(key)  # an unstable sort is enough: any member can stand for its group
+    sk = key[order]
+    start = np.r_[True, sk[1:] != sk[:-1]]
+    if int(start.sum()) * 4 > cols.shape[1]:
+        return None
+    inv = np.empty(len(key), dtype=np.intp)
+    inv[order] = np.cumsum(start) - 1
+    sub = cols[:, order[start]]
+    if not (sub[:, inv] == cols).all():  # a collision (or a NaN): price the whole batch instead
+        return None
+    v = {k: (sub[names.index(k)] if k in names else a) for k, a in x.v.items()}
+    return _X((sub.shape[1],), v, _Array), inv
