@@ -9,9 +9,9 @@ InfiniBand; > 1: B is faster), with θ the tie threshold (an equivalence test, T
     tie           1 − θ ≤ lo, hi ≤ 1 + θ       the whole interval lies inside the band: proven equal
     inconclusive  anything else                 with the cheapest step that would settle it
 
-These are the bounds of the A/B's equivalence rule (fabric-ab's `raxlab.equivalence.classify`:
-slower / faster / equivalent / inconclusive), so a measured and a projected interval are judged
-alike; `decide` should call that function once it is in main.
+`decide` is the A/B's own equivalence rule (`raxlab.equivalence.classify`: slower / faster /
+equivalent / inconclusive, named here from the buyer's side), so a measured and a projected
+interval are judged alike.
 
 The projected interval comes from the ranges of what differs between the fabrics: each row's
 exposed network time is rescaled by the low and high ends of its fabric's load regime
@@ -25,21 +25,19 @@ from __future__ import annotations
 
 import math
 
+from raxlab import equivalence
 from raxlab.plan.text import money, pct
 from raxlab.predict import regimes
 
 PAYS, TIE, INCONCLUSIVE, REVERSED = "pays", "tie", "inconclusive", "reversed"
+# the ratio is A's step over B's: A slower means B pays
+_BUYER = {equivalence.SLOWER: PAYS, equivalence.FASTER: REVERSED, equivalence.EQUIVALENT: TIE,
+          equivalence.INCONCLUSIVE: INCONCLUSIVE}
 
 
 def decide(lo: float, hi: float, tie: float) -> str:
     """pays / tie / inconclusive for a ratio interval (see the module docstring)."""
-    if lo > 1.0 + tie:
-        return PAYS
-    if hi < 1.0 - tie:
-        return REVERSED
-    if lo >= 1.0 - tie and hi <= 1.0 + tie:
-        return TIE
-    return INCONCLUSIVE
+    return _BUYER[equivalence.classify(lo, hi, tie)]
 
 
 def hull(a: tuple[float, float] | None, b: tuple[float, float] | None) -> tuple[float, float] | None:
