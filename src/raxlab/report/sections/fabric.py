@@ -50,6 +50,7 @@ def under_load_blocks(net: dict, plan: dict | None) -> list:
         return []
     ib = load.get("versus") or {}
     lab = Label("projected", "fabric load regimes (predict/data/fabric_regimes.yaml) and catalogue ranges")
+    est = Label("estimate", "catalogue tuning_engineer_weeks of the RoCE fabric x the planner's engineer_usd_per_week")
     rows = []
     for r in load.get("rows") or []:
         for name, d in (r.get("by_regime") or {}).items():
@@ -62,7 +63,7 @@ def under_load_blocks(net: dict, plan: dict | None) -> list:
                          Cell(str(d.get("decision"))), Cell(get(d, "next_step", "what") or "")])
     out = [Heading("Under load: RoCE tuned vs plain ECMP"), Para(load.get("summary") or "", "verdict"),
            Table([Column("RoCE fabric"), Column("regime"), Column(f"step vs {ib.get('fabric')}", lab, True),
-                  Column("interval"), Column("TCO", lab, True), Column("tuning (estimate)"), Column("decision"),
+                  Column("interval"), Column("TCO", lab, True), Column("tuning (estimate)", est, True), Column("decision"),
                   Column("next step")], rows,
                  f"Ratio = RoCE step time / {ib.get('fabric')} step time on the recommended hardware; decision: pays "
                  f"({ib.get('fabric')} surely faster beyond the tie threshold), tie (proven inside it), inconclusive.")]
@@ -74,7 +75,7 @@ def under_load_blocks(net: dict, plan: dict | None) -> list:
                  for t in th["rows"]]
         out += [Heading("Acceptance thresholds for the delivered fabric (rax accept)"),
                 Table([Column("collective"), Column("ranks"), Column("projected busbw GB/s", lab, True),
-                       Column("must reach GB/s"), Column("basis")], trows)]
+                       Column("must reach GB/s", lab, True), Column("basis")], trows)]
     return out
 
 
