@@ -258,7 +258,7 @@ def _print(fig: list[dict], extra: dict | None, span: str, where: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title=f"RA:X soak: {span} of runs {where}")
+    t = Table(title=f"RA:X soak: {span} {where}")
     for col in ("figure", "value", "detail", "pass"):
         t.add_column(col)
     for f in fig:
@@ -277,7 +277,7 @@ def main() -> int:
     root = os.geteuid() == 0
     emulate = RATE if root else None
     where = f"over emulated {RATE} links (one rank per namespace)" if root else "on loopback (not root: no emulation)"
-    span = f"{DDP_RUNS} DDP runs" if DDP_RUNS else f"{MINUTES:g} min"
+    span = f"{DDP_RUNS} DDP runs" if DDP_RUNS else f"{MINUTES:g} min of comm + DDP runs"
     print(f"soak: {span} {where}", flush=True)
     rows = soak_runs(MINUTES, emulate, DDP_RUNS)
     fig = figures(rows)
