@@ -30,11 +30,27 @@ LOCK = ".owner"
 _STATE: dict = {}  # this process's directory and the open, locked file that marks it alive
 
 
+# multiprocessing's forkserver listens on <TMPDIR>/pymp-XXXXXXXX/listener-XXXXXXXX, an AF_UNIX
+# address of at most 107 bytes on Linux (sun_path is 108 with the NUL): the private dir
+# (/rax-<pid>-XXXXXXXX, up to 21 bytes) and those two names (32 bytes) must fit under the base.
+UNIX_PATH_MAX = 107
+RESERVED = 21 + 32
+
+
+def _base() -> Path:
+    """The user's temporary directory, or /tmp when it is too long for the sockets that will
+    live under the private dir (a deep TMPDIR, e.g. a test's or a batch job's)."""
+    base = Path(tempfile.gettempdir())
+    if len(os.fsencode(str(base))) + RESERVED > UNIX_PATH_MAX and os.access("/tmp", os.W_OK | os.X_OK):
+        return Path("/tmp")
+    return base
+
+
 def use_private_tmpdir() -> Path:
     """This process's private temporary directory (created on first call; later calls return it)."""
     if "dir" in _STATE:
         return _STATE["dir"]
-    base = Path(tempfile.gettempdir())
+    base = _base()
     sweep_stale(base)
     path = Path(tempfile.mkdtemp(prefix=f"rax-{os.getpid()}-", dir=base))
     fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)

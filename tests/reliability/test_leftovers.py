@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
+
+import pytest
 
 from raxlab import rundir
 from tests.reliability.procs import rax, stored_points, wait_no_marked, wait_until
@@ -20,10 +25,18 @@ def _tree(base) -> list[str]:
     return sorted(str(p.relative_to(base)) for p in base.rglob("*"))
 
 
-def test_torchrun_leaves_no_torchelastic_dir(tmp_path):
+@pytest.fixture
+def short_base():
+    """A TMPDIR short enough that rax keeps its private dir under it (rundir falls back to /tmp
+    under a deep one, where the forkserver's AF_UNIX address would not fit)."""
+    base = Path(tempfile.mkdtemp(prefix="rxt-", dir="/tmp"))
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_torchrun_leaves_no_torchelastic_dir(tmp_path, short_base):
     """torchrun's agent makes /tmp/torchelastic_* and never removes it (its log dir)."""
-    base = tmp_path / "tmp"
-    base.mkdir()
+    base = short_base
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -35,11 +48,10 @@ def test_torchrun_leaves_no_torchelastic_dir(tmp_path):
     assert _tree(base) == []
 
 
-def test_sigkilled_run_leaves_its_dir_to_the_next_start(tmp_path):
+def test_sigkilled_run_leaves_its_dir_to_the_next_start(tmp_path, short_base):
     """kill -9 cannot be caught: the forkserver's pymp-* stays in the run's private dir until the
     next rax starts and sweeps it (its owner's lock is gone)."""
-    base, db = tmp_path / "tmp", tmp_path / "k.db"
-    base.mkdir()
+    base, db = short_base, tmp_path / "k.db"
     env = {"TMPDIR": str(base)}
     proc = rax("bench", "kernels", "--precisions", "fp32", "--max-seconds", "1", "--store", db, env=env)
     wait_until(lambda: stored_points(db) >= 1, 180, proc)
@@ -76,3 +88,13 @@ def test_sweep_keeps_live_owners_and_foreign_names(tmp_path):
     fd = os.open(tmp_path / "rax-notours" / rundir.LOCK, os.O_RDWR)
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # untouched and unlocked, but not a run dir name
     os.close(fd)
+
+
+def test_a_deep_tmpdir_falls_back_to_a_short_base(tmp_path, monkeypatch):
+    """Under a TMPDIR too deep for the forkserver's socket address, the private dir goes to /tmp."""
+    deep = tmp_path / ("d" * 60)
+    deep.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    assert rundir._base() == Path("/tmp")
+    monkeypatch.setattr(tempfile, "tempdir", "/tmp")
+    assert rundir._base() == Path("/tmp")
