@@ -115,12 +115,28 @@ def test_b_compute_heavy_step_is_a_proven_tie_or_says_why_not(conv_net, tmp_path
     assert not ours()
 
 
-def _burner(seconds: float, seed: int) -> subprocess.Popen:
-    """A process that spins in random on/off slots of 0.1-0.4 s for at most `seconds`."""
-    code = ("import random,sys,time\nr=random.Random(int(sys.argv[2]));end=time.monotonic()+float(sys.argv[1])\n"
+def _burner(seconds: float, seed: int) -> int:
+    """A process that spins in random on/off slots of 0.1-0.4 s for at most `seconds`; its pid.
+    It forks away from this process tree (the parent exits at once), so the A/B's busyness
+    sampler, which counts its own process tree as "ours", sees it as other work, as it would be
+    on a shared machine (as a child of pytest, which also runs the A/B, it counted as ours)."""
+    code = ("import os,random,sys,time\npid=os.fork()\nif pid:\n print(pid,flush=True);os._exit(0)\n"
+            "os.setsid();sys.stdout.close()\n"
+            "r=random.Random(int(sys.argv[2]));end=time.monotonic()+float(sys.argv[1])\n"
             "while time.monotonic()<end:\n d=r.uniform(0.1,0.4);t=time.monotonic()+d\n"
             " if r.random()<0.5:\n  while time.monotonic()<t: pass\n else: time.sleep(d)")
-    return subprocess.Popen([sys.executable, "-c", code, str(seconds), str(seed)])
+    proc = subprocess.Popen([sys.executable, "-c", code, str(seconds), str(seed)], stdout=subprocess.PIPE, text=True)
+    pid = int(proc.stdout.readline())
+    proc.wait()
+    proc.stdout.close()
+    return pid
+
+
+def _stop(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def test_c_a_deliberately_noisy_ab_is_inconclusive_not_a_tie(conv_net, tmp_path):
@@ -130,9 +146,8 @@ def test_c_a_deliberately_noisy_ab_is_inconclusive_not_a_tie(conv_net, tmp_path)
     try:
         run = run_abtest(opts, parse_arms(TOPOLOGIES, ranks=4), ab, ranks=4, store=str(tmp_path / "ab.db"))
     finally:
-        for b in burners:
-            b.kill()
-            b.wait()
+        for pid in burners:
+            _stop(pid)
     v = run.analysis["verdict"]
     c = v["comparisons"][0]
     assert v["verdict"] == INCONCLUSIVE and v["recommended"] is None and c["decision"] == "inconclusive", c
